@@ -1,0 +1,154 @@
+use std::collections::HashMap;
+
+use super::*;
+
+struct MapEnv(HashMap<&'static str, &'static str>);
+
+impl Env for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|s| s.to_string())
+    }
+    fn read_file(&self, _: &str) -> std::io::Result<String> {
+        Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no"))
+    }
+}
+
+fn env() -> MapEnv {
+    MapEnv(HashMap::from([("TOKEN", "tok-123"), ("PORT", "3001")]))
+}
+
+const SAMPLE: &str = r#"{
+  "mcpServers": {
+    "local": {"command": "npx", "args": ["-y", "pkg", 7], "env": {"KEY": "${TOKEN}", "N": 3}, "cwd": "/tmp"},
+    "remote": {"url": "http://127.0.0.1:${PORT}/mcp", "headers": {"X-API-Key": "${TOKEN}", "X-Tenant": "t1"}, "auth": "${TOKEN}", "timeout": 2.5, "futureKey": 1},
+    "legacy": {"type": "sse", "serverUrl": "http://127.0.0.1:9/sse?api_key=${TOKEN}"},
+    "broken": {"url": "http://h/${NOT_SET}"},
+    "vscode": {"type": "http", "url": "http://127.0.0.1:1/mcp", "auth": false}
+  }
+}"#;
+
+#[test]
+fn resolves_every_shape() {
+    let cfg = Config::parse(SAMPLE, "sample.json").unwrap();
+    let (local, _) = cfg.resolve_with("local", &env()).unwrap();
+    match local.target() {
+        Target::Stdio(s) => {
+            assert_eq!(s.command, "npx");
+            assert_eq!(s.args, ["-y", "pkg", "7"]);
+            assert!(s.env.contains(&("KEY".into(), "tok-123".into())));
+            assert!(s.env.contains(&("N".into(), "3".into())));
+        }
+        t => panic!("{t:?}"),
+    }
+
+    let (remote, warnings) = cfg.resolve_with("remote", &env()).unwrap();
+    assert!(matches!(remote.target(), Target::Http { url, transport: HttpTransport::Auto } if url.port() == Some(3001)));
+    assert_eq!(remote.connect_timeout, std::time::Duration::from_millis(2500));
+    assert!(remote.headers.iter().any(|(k, v)| k == "x-api-key" && v.is_sensitive()));
+    assert!(remote.headers.iter().any(|(k, v)| k == "x-tenant" && !v.is_sensitive()));
+    assert!(matches!(remote.auth, AuthSetting::Auth(_)));
+    assert!(warnings.iter().any(|w| w.contains("futureKey")), "{warnings:?}");
+
+    let (legacy, _) = cfg.resolve_with("legacy", &env()).unwrap();
+    assert!(matches!(legacy.target(), Target::Http { transport: HttpTransport::Sse, .. }));
+
+    let (vscode, _) = cfg.resolve_with("vscode", &env()).unwrap();
+    assert!(matches!(vscode.target(), Target::Http { transport: HttpTransport::Streamable, .. }));
+    assert!(matches!(vscode.auth, AuthSetting::Disabled));
+}
+
+#[test]
+fn missing_variable_names_variable_server_and_key() {
+    let cfg = Config::parse(SAMPLE, "sample.json").unwrap();
+    let err = cfg.resolve_with("broken", &env()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("NOT_SET") && msg.contains("broken") && msg.contains("url"), "{msg}");
+}
+
+#[test]
+fn secrets_do_not_appear_in_debug_or_summaries() {
+    let cfg = Config::parse(SAMPLE, "sample.json").unwrap();
+    for name in ["local", "remote", "legacy"] {
+        let (c, _) = cfg.resolve_with(name, &env()).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("tok-123"), "{name}: {dbg}");
+    }
+    let sums = cfg.summaries();
+    let legacy = sums.iter().find(|s| s.name == "legacy").unwrap();
+    assert_eq!(legacy.target, "http://127.0.0.1:9/sse?api_key=***");
+}
+
+#[test]
+fn parse_errors_point_at_line_column_and_key() {
+    let text = "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\", \"args\": [1, {}]}\n  }\n}";
+    let err = Config::parse(text, "bad.json").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("bad.json:3:"), "{msg}");
+    assert!(msg.contains("mcpServers.a.args"), "{msg}");
+
+    let err = Config::parse("{\"mcpServers\": {", "trunc.json").unwrap_err();
+    assert!(err.to_string().starts_with("trunc.json:1:"), "{err}");
+
+    let err = Config::parse("{\"other\": 1}", "none.json").unwrap_err();
+    assert!(matches!(err, ConfigError::NoServers { .. }));
+}
+
+#[test]
+fn invalid_values_are_named() {
+    let cases = [
+        (r#"{"mcpServers":{"s":{}}}"#, "needs `command`"),
+        (r#"{"mcpServers":{"s":{"url":"ftp://x"}}}"#, "http:// or https://"),
+        (r#"{"mcpServers":{"s":{"url":"http://x","transport":"carrier-pigeon"}}}"#, "unknown transport"),
+        (r#"{"mcpServers":{"s":{"url":"http://x","headers":{"Accept":"x"}}}}"#, "set by mcpkey"),
+        (r#"{"mcpServers":{"s":{"url":"http://x","timeout":-1}}}"#, "positive"),
+        (r#"{"mcpServers":{"s":{"url":"http://x","auth":{"type":"kerberos"}}}}"#, "unknown auth type"),
+        (r#"{"mcpServers":{"s":{"url":"http://x","protocol":"1999"}}}"#, "unknown protocol"),
+    ];
+    for (text, want) in cases {
+        let cfg = Config::parse(text, "t.json").unwrap();
+        let err = cfg.resolve_with("s", &env()).unwrap_err().to_string();
+        assert!(err.contains(want) && err.contains("'s'"), "{text}: {err}");
+    }
+}
+
+#[test]
+fn header_value_with_newline_is_rejected_without_echo() {
+    struct NlEnv;
+    impl Env for NlEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            Some("abc\r\nInjected: yes".into())
+        }
+        fn read_file(&self, _: &str) -> std::io::Result<String> {
+            unreachable!()
+        }
+    }
+    let cfg = Config::parse(
+        r#"{"mcpServers":{"s":{"url":"http://x","headers":{"X-Token":"${T}"}}}}"#,
+        "t.json",
+    )
+    .unwrap();
+    let err = cfg.resolve_with("s", &NlEnv).unwrap_err().to_string();
+    assert!(err.contains("X-Token") && !err.contains("Injected"), "{err}");
+}
+
+#[test]
+fn authorization_header_and_auth_warns_and_auth_wins() {
+    let cfg = Config::parse(
+        r#"{"mcpServers":{"s":{"url":"http://x","headers":{"Authorization":"Bearer a"},"auth":"b"}}}"#,
+        "t.json",
+    )
+    .unwrap();
+    let (c, w) = cfg.resolve_with("s", &env()).unwrap();
+    assert!(w.iter().any(|w| w.contains("`auth` wins")), "{w:?}");
+    assert!(c.headers.iter().all(|(k, _)| k != http::header::AUTHORIZATION));
+}
+
+#[test]
+fn vscode_servers_key() {
+    let cfg = Config::parse(
+        r#"{"inputs":[],"servers":{"gh":{"type":"http","url":"https://api.example.com/mcp"}}}"#,
+        "mcp.json",
+    )
+    .unwrap();
+    assert_eq!(cfg.server_names().collect::<Vec<_>>(), ["gh"]);
+}

@@ -1,0 +1,293 @@
+//! [`HttpCore`]: one pooled HTTP client per server, the server's static
+//! headers, and its [`Authenticator`]. Every HTTP request of every HTTP
+//! transport is sent by [`HttpCore::send`].
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use mcpkey_auth::{
+    AuthError, AuthRequest, AuthResponse, Authenticator, Body, BoxError, Exchange, RedactedUrl,
+    RequestKind,
+};
+use url::Url;
+
+use crate::transport::TransportError;
+use crate::transport::jsonrpc::{RpcError, parse_incoming, Incoming};
+
+/// Largest JSON body or SSE event accepted by default (32 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest error body read for a message (64 KiB).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Settings of one server's HTTP client.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_message_bytes: usize,
+}
+
+/// The per-server HTTP client.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpCore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    exchange: ReqwestExchange,
+    auth: Authenticator,
+    static_headers: Vec<(HeaderName, HeaderValue)>,
+    settings: HttpSettings,
+}
+
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl HttpCore {
+    pub(crate) fn new(
+        auth: Authenticator,
+        static_headers: Vec<(HeaderName, HeaderValue)>,
+        settings: HttpSettings,
+    ) -> Result<Self, TransportError> {
+        install_crypto_provider();
+        let client = reqwest::Client::builder()
+            // We follow redirects ourselves (same origin only, re-authenticating
+            // each hop): see mcpkey_auth::Authenticator.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.read_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("mcpkey/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                exchange: ReqwestExchange { client },
+                auth,
+                static_headers,
+                settings,
+            }),
+        })
+    }
+
+    pub(crate) fn settings(&self) -> &HttpSettings {
+        &self.inner.settings
+    }
+
+    /// The configured auth scheme's name, for messages.
+    pub(crate) fn scheme(&self) -> Option<&str> {
+        self.inner.auth.scheme()
+    }
+
+    /// Sends one request through the auth seam. The status is not checked.
+    pub(crate) async fn send(
+        &self,
+        kind: RequestKind,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<AuthResponse, TransportError> {
+        let mut req = AuthRequest::new(method, url.clone(), kind);
+        req.headers.reserve(self.inner.static_headers.len() + headers.len());
+        for (k, v) in &self.inner.static_headers {
+            req.headers.insert(k.clone(), v.clone());
+        }
+        for (k, v) in headers {
+            if let Some(k) = k {
+                req.headers.insert(k, v);
+            }
+        }
+        req.body = body;
+        tracing::trace!(request = ?req, "sending");
+        match self.inner.auth.send(req, &self.inner.exchange).await {
+            Ok(resp) => {
+                tracing::trace!(status = resp.status.as_u16(), url = %RedactedUrl(&resp.url), "response");
+                Ok(resp)
+            }
+            Err(AuthError::Transport(e)) => Err(unbox_transport(e)),
+            Err(e) => Err(TransportError::Auth(e)),
+        }
+    }
+
+    /// Turns a response we cannot use into an error, reading a bounded part
+    /// of its body for the message.
+    pub(crate) async fn status_error(&self, method: &Method, resp: AuthResponse) -> TransportError {
+        let status = resp.status;
+        let url = RedactedUrl(&resp.url).to_string();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            let what = describe_challenge(&resp, self.scheme());
+            resp.discard().await;
+            return TransportError::AuthRequired {
+                url,
+                status: status.as_u16(),
+                what,
+            };
+        }
+        let is_json = content_type_is(&resp.headers, "application/json");
+        let body = resp.bytes(MAX_ERROR_BODY).await.unwrap_or_default();
+        let rpc_error = if is_json || body.first() == Some(&b'{') {
+            rpc_error_in(&body)
+        } else {
+            None
+        };
+        let detail = match &rpc_error {
+            Some(e) => e.to_string(),
+            None => text_snippet(&body),
+        };
+        TransportError::HttpStatus {
+            method: method.to_string(),
+            url,
+            status: status.as_u16(),
+            detail,
+            rpc_error,
+        }
+    }
+
+    /// Reads a whole body within the message limit.
+    pub(crate) async fn read_body(&self, body: Body) -> Result<Bytes, TransportError> {
+        body.read_to_bytes(self.inner.settings.max_message_bytes)
+            .await
+            .map_err(|e| match e {
+                AuthError::BodyTooLarge { limit } => TransportError::BodyTooLarge { limit },
+                AuthError::Body(source) => unbox_transport(source),
+                other => TransportError::Auth(other),
+            })
+    }
+}
+
+/// The JSON-RPC error carried by an HTTP error body, if any.
+pub(crate) fn rpc_error_in(body: &[u8]) -> Option<RpcError> {
+    match parse_incoming(body).ok()?.into_iter().next()? {
+        Incoming::Response { result: Err(e), .. } => Some(e),
+        _ => None,
+    }
+}
+
+fn text_snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    let s: String = s
+        .chars()
+        .filter(|c| !c.is_control() || *c == ' ')
+        .take(300)
+        .collect();
+    s.trim().to_owned()
+}
+
+fn describe_challenge(resp: &AuthResponse, configured: Option<&str>) -> String {
+    let schemes: Vec<String> = resp
+        .www_authenticate()
+        .filter_map(|v| v.split_whitespace().next())
+        .map(|s| s.trim_end_matches(',').to_owned())
+        .collect();
+    let asked = if schemes.is_empty() {
+        String::from("the server did not say which scheme it wants")
+    } else {
+        format!("the server asks for {}", schemes.join(", "))
+    };
+    let is_403 = resp.status == StatusCode::FORBIDDEN;
+    match (configured, is_403) {
+        (Some(s), true) => format!("{asked}; the configured {s} credentials lack permission"),
+        (Some(s), false) => format!("{asked}; the configured {s} credentials were rejected"),
+        (None, _) => format!("{asked}; no auth is configured for this server (set \"auth\" or \"headers\")"),
+    }
+}
+
+/// Whether the response's media type is `ty` (parameters ignored).
+pub(crate) fn content_type_is(headers: &HeaderMap, ty: &str) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(ty))
+}
+
+fn unbox_transport(e: BoxError) -> TransportError {
+    match e.downcast::<TransportError>() {
+        Ok(t) => *t,
+        Err(other) => TransportError::Protocol(format!("HTTP error: {other}")),
+    }
+}
+
+/// Sends one request with reqwest; no redirects, no retries.
+#[derive(Debug, Clone)]
+struct ReqwestExchange {
+    client: reqwest::Client,
+}
+
+#[async_trait]
+impl Exchange for ReqwestExchange {
+    async fn exchange(&self, req: AuthRequest) -> Result<AuthResponse, AuthError> {
+        let url = req.url;
+        let mut r = reqwest::Request::new(req.method, url.clone());
+        *r.headers_mut() = req.headers;
+        if !req.body.is_empty() {
+            *r.body_mut() = Some(reqwest::Body::from(req.body));
+        }
+        let resp = self
+            .client
+            .execute(r)
+            .await
+            .map_err(|e| AuthError::Transport(Box::new(map_reqwest(&url, e))))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let stream = resp.bytes_stream().map_err(|e| -> BoxError {
+            Box::new(if e.is_timeout() {
+                TransportError::Protocol(
+                    "the server went silent on an open stream longer than sse_read_timeout".into(),
+                )
+            } else {
+                TransportError::Protocol(format!(
+                    "the connection broke while reading the response: {}",
+                    reqwest_reason(&e)
+                ))
+            })
+        });
+        Ok(AuthResponse::new(status, headers, url, Body::from_stream(stream)))
+    }
+}
+
+fn map_reqwest(url: &Url, e: reqwest::Error) -> TransportError {
+    let reason = reqwest_reason(&e);
+    TransportError::Connect {
+        url: RedactedUrl(url).to_string(),
+        reason,
+        source: Box::new(e.without_url()),
+    }
+}
+
+/// A short human reason from a reqwest error, without its URL.
+fn reqwest_reason(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        src = s.source();
+    }
+    let base = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    match parts.last() {
+        Some(p) => format!("{base}: {p}"),
+        None => base.to_owned(),
+    }
+}

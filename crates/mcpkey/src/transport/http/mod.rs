@@ -1,0 +1,7 @@
+//! The HTTP transports and what they share.
+
+pub mod core;
+pub mod legacy_sse;
+pub mod sse;
+pub(crate) mod stream;
+pub mod streamable;
