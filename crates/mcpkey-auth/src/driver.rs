@@ -18,7 +18,7 @@ use http::header::LOCATION;
 use http::{Method, StatusCode};
 
 use crate::auth::{Budget, Next};
-use crate::redact::{is_loopback, origin_string, RedactedUrl};
+use crate::redact::{RedactedUrl, is_loopback, origin_string};
 use crate::{Auth, AuthError, AuthRequest, AuthResponse, Exchange};
 
 /// Limits and switches for [`Authenticator`].
@@ -155,7 +155,7 @@ mod tests {
     use url::Url;
 
     use super::*;
-    use crate::{Body, Bearer, RequestKind, SecretString, from_fn};
+    use crate::{Bearer, Body, RequestKind, SecretString, from_fn};
 
     /// Records every request; answers from a script of (status, location).
     struct Script {
@@ -214,7 +214,10 @@ mod tests {
         }));
         let script = Script::new(vec![(307, Some("/mcp2")), (200, None)]);
         let a = Authenticator::new(Some(auth));
-        let resp = a.send(post("http://127.0.0.1:1/mcp"), &script).await.unwrap();
+        let resp = a
+            .send(post("http://127.0.0.1:1/mcp"), &script)
+            .await
+            .unwrap();
         assert_eq!(resp.status, 200);
         let seen = script.seen.lock().unwrap();
         assert_eq!(seen.len(), 2);
@@ -242,15 +245,24 @@ mod tests {
     async fn post_302_is_an_error() {
         let script = Script::new(vec![(302, Some("/other")), (200, None)]);
         let a = Authenticator::new(None);
-        let err = a.send(post("http://127.0.0.1:1/mcp"), &script).await.unwrap_err();
-        assert!(matches!(err, AuthError::PostRedirect { status: 302, .. }), "{err}");
+        let err = a
+            .send(post("http://127.0.0.1:1/mcp"), &script)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AuthError::PostRedirect { status: 302, .. }),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn plain_http_to_remote_host_refused_with_credentials() {
         let script = Script::new(vec![(200, None)]);
         let a = Authenticator::new(bearer());
-        let err = a.send(post("http://example.com/mcp"), &script).await.unwrap_err();
+        let err = a
+            .send(post("http://example.com/mcp"), &script)
+            .await
+            .unwrap_err();
         assert!(matches!(err, AuthError::InsecureHttp { .. }), "{err}");
         assert!(script.seen.lock().unwrap().is_empty());
 
@@ -259,7 +271,10 @@ mod tests {
         let mut v = HeaderValue::from_static("Bearer x");
         v.set_sensitive(true);
         req.headers.insert(AUTHORIZATION, v);
-        let err = Authenticator::new(None).send(req, &script).await.unwrap_err();
+        let err = Authenticator::new(None)
+            .send(req, &script)
+            .await
+            .unwrap_err();
         assert!(matches!(err, AuthError::InsecureHttp { .. }));
 
         // Without credentials plain http is fine, and opting in works.
@@ -298,7 +313,10 @@ mod tests {
     async fn send_budget_stops_a_looping_scheme() {
         let script = Script::new(vec![(401, None); 20]);
         let a = Authenticator::new(Some(Arc::new(Looping)));
-        let err = a.send(post("http://127.0.0.1:1/mcp"), &script).await.unwrap_err();
+        let err = a
+            .send(post("http://127.0.0.1:1/mcp"), &script)
+            .await
+            .unwrap_err();
         assert!(matches!(err, AuthError::BudgetExhausted(8)), "{err}");
         assert_eq!(script.seen.lock().unwrap().len(), 8);
     }
@@ -306,7 +324,10 @@ mod tests {
     #[tokio::test]
     async fn chain_applies_outer_first() {
         let a1: Arc<dyn Auth> = Arc::new(from_fn("a", |r| {
-            r.set_header(HeaderName::from_static("x-order"), HeaderValue::from_static("a"));
+            r.set_header(
+                HeaderName::from_static("x-order"),
+                HeaderValue::from_static("a"),
+            );
             Ok(())
         }));
         let a2: Arc<dyn Auth> = Arc::new(from_fn("b", |r| {

@@ -3,13 +3,13 @@
 use std::fmt;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use crate::redact::RedactedUrl;
-use crate::secret::{secret_header, SecretString};
 use crate::AuthError;
+use crate::redact::RedactedUrl;
+use crate::secret::{SecretString, secret_header};
 
 /// Which step of which transport a request belongs to.
 ///

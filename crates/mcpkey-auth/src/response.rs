@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use http::header::{HeaderMap, WWW_AUTHENTICATE};
 use http::StatusCode;
+use http::header::{HeaderMap, WWW_AUTHENTICATE};
 use url::Url;
 
 use crate::redact::RedactedUrl;

@@ -30,9 +30,18 @@ pub fn is_credential_header(name: &HeaderName) -> bool {
     matches!(
         n,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || ["key", "token", "secret", "signature", "password", "auth", "session", "credential"]
-        .iter()
-        .any(|needle| n.contains(needle))
+    ) || [
+        "key",
+        "token",
+        "secret",
+        "signature",
+        "password",
+        "auth",
+        "session",
+        "credential",
+    ]
+    .iter()
+    .any(|needle| n.contains(needle))
 }
 
 /// Builds a header value marked sensitive, without echoing the value in the

@@ -29,7 +29,11 @@ pub async fn run(cli: Cli) -> u8 {
     }
     if let Some(t) = cli.timeout {
         if !(t.is_finite() && t > 0.0) {
-            output::print_message_error(cli.json, "--timeout must be a positive number of seconds", 1);
+            output::print_message_error(
+                cli.json,
+                "--timeout must be a positive number of seconds",
+                1,
+            );
             return 1;
         }
     }
@@ -61,7 +65,10 @@ pub async fn run(cli: Cli) -> u8 {
 fn servers(config: &Config, json_mode: bool) -> u8 {
     let sums = config.summaries();
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(&sums).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sums).unwrap_or_default()
+        );
         return 0;
     }
     if let Some(p) = config.path() {
@@ -70,7 +77,10 @@ fn servers(config: &Config, json_mode: bool) -> u8 {
     let w = sums.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
     for s in &sums {
         let disabled = if s.disabled { "  (disabled)" } else { "" };
-        println!("  {:<w$}  {:<16}  {}{}", s.name, s.transport, s.target, disabled);
+        println!(
+            "  {:<w$}  {:<16}  {}{}",
+            s.name, s.transport, s.target, disabled
+        );
     }
     0
 }
@@ -208,7 +218,9 @@ impl Ctx<'_> {
                 }
                 if r.is_error == Some(true) {
                     if !self.json {
-                        eprintln!("error: the tool '{tool}' on '{server}' reported an error (isError)");
+                        eprintln!(
+                            "error: the tool '{tool}' on '{server}' reported an error (isError)"
+                        );
                     }
                     EXIT_TOOL_ERROR
                 } else {
@@ -315,7 +327,14 @@ impl Listing {
                     .as_object()
                     .map(|o| o.keys().map(String::as_str).collect())
                     .unwrap_or_default();
-                println!("  offers: {}", if offers.is_empty() { "-".to_owned() } else { offers.join(", ") });
+                println!(
+                    "  offers: {}",
+                    if offers.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        offers.join(", ")
+                    }
+                );
                 if let Some(ins) = &d.instructions {
                     println!("  instructions: {}", ins.lines().next().unwrap_or(""));
                 }
@@ -326,7 +345,10 @@ impl Listing {
 
 /// Turns `{"json": ...}` or `key=value` / `key:=json` arguments into an
 /// object, typing plain values by the tool's schema.
-pub(crate) fn parse_args(raw: &[String], schema: Option<&Map<String, Value>>) -> Result<Option<Map<String, Value>>, String> {
+pub(crate) fn parse_args(
+    raw: &[String],
+    schema: Option<&Map<String, Value>>,
+) -> Result<Option<Map<String, Value>>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
@@ -341,13 +363,16 @@ pub(crate) fn parse_args(raw: &[String], schema: Option<&Map<String, Value>>) ->
     for a in raw {
         if let Some((k, v)) = a.split_once(":=") {
             if !k.contains('=') {
-                let parsed = serde_json::from_str(v).map_err(|e| format!("argument {k}: {v:?} is not valid JSON: {e}"))?;
+                let parsed = serde_json::from_str(v)
+                    .map_err(|e| format!("argument {k}: {v:?} is not valid JSON: {e}"))?;
                 out.insert(k.to_owned(), parsed);
                 continue;
             }
         }
         let Some((k, v)) = a.split_once('=') else {
-            return Err(format!("argument {a:?} is not key=value (or pass one JSON object)"));
+            return Err(format!(
+                "argument {a:?} is not key=value (or pass one JSON object)"
+            ));
         };
         if k.is_empty() {
             return Err(format!("argument {a:?} has an empty name"));
@@ -360,7 +385,13 @@ pub(crate) fn parse_args(raw: &[String], schema: Option<&Map<String, Value>>) ->
                 parsed
             }
             _ => match serde_json::from_str::<Value>(v) {
-                Ok(j @ (Value::Number(_) | Value::Bool(_) | Value::Null | Value::Object(_) | Value::Array(_))) => j,
+                Ok(
+                    j @ (Value::Number(_)
+                    | Value::Bool(_)
+                    | Value::Null
+                    | Value::Object(_)
+                    | Value::Array(_)),
+                ) => j,
                 _ => Value::String(v.to_owned()),
             },
         };
@@ -380,15 +411,25 @@ mod tests {
     #[test]
     fn args_follow_the_schema() {
         let schema = json!({"properties": {"a": {"type": "number"}, "s": {"type": "string"}, "b": {"type": ["boolean", "null"]}}});
-        let m = parse_args(&strs(&["a=1", "s=007", "b=true", "x=2", "y=hi", "j:=[1]"]), schema.as_object()).unwrap().unwrap();
-        assert_eq!(Value::Object(m), json!({"a": 1, "s": "007", "b": true, "x": 2, "y": "hi", "j": [1]}));
+        let m = parse_args(
+            &strs(&["a=1", "s=007", "b=true", "x=2", "y=hi", "j:=[1]"]),
+            schema.as_object(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            Value::Object(m),
+            json!({"a": 1, "s": "007", "b": true, "x": 2, "y": "hi", "j": [1]})
+        );
         assert!(parse_args(&strs(&["a=one"]), schema.as_object()).is_err());
         assert!(parse_args(&strs(&["noequals"]), None).is_err());
         let m = parse_args(&strs(&[r#"{"k": 1}"#]), None).unwrap().unwrap();
         assert_eq!(m["k"], 1);
         assert!(parse_args(&strs(&["{bad"]), None).is_err());
         assert!(parse_args(&[], None).unwrap().is_none());
-        let m = parse_args(&strs(&["url=http://x?a=b"]), None).unwrap().unwrap();
+        let m = parse_args(&strs(&["url=http://x?a=b"]), None)
+            .unwrap()
+            .unwrap();
         assert_eq!(m["url"], "http://x?a=b");
     }
 }

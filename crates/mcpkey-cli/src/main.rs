@@ -22,10 +22,17 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
-            output::print_message_error(cli.json, &format!("cannot start the async runtime: {e}"), 2);
+            output::print_message_error(
+                cli.json,
+                &format!("cannot start the async runtime: {e}"),
+                2,
+            );
             return ExitCode::from(2);
         }
     };

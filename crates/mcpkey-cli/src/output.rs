@@ -2,7 +2,9 @@
 
 #![allow(deprecated)] // Logging is deprecated in 2026-07-28 but still served.
 
-use mcpkey::model::{CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool};
+use mcpkey::model::{
+    CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool,
+};
 use serde_json::{Value, json};
 
 /// Prints an error on stderr (human or JSON) with its hint.
@@ -44,13 +46,21 @@ fn one_line(s: Option<&str>, width: usize) -> String {
 }
 
 fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
-    names.map(|n| n.chars().count()).max().unwrap_or(0).clamp(8, 40)
+    names
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 40)
 }
 
 pub fn tools(tools: &[Tool]) {
     let w = name_width(tools.iter().map(|t| t.name.as_ref()));
     for t in tools {
-        println!("  {:<w$}  {}", t.name, one_line(t.description.as_deref(), 90));
+        println!(
+            "  {:<w$}  {}",
+            t.name,
+            one_line(t.description.as_deref(), 90)
+        );
     }
     if tools.is_empty() {
         println!("  (no tools)");
@@ -86,12 +96,23 @@ pub fn prompts(items: &[Prompt]) {
             .as_ref()
             .map(|a| {
                 a.iter()
-                    .map(|x| if x.required == Some(true) { x.name.clone() } else { format!("[{}]", x.name) })
+                    .map(|x| {
+                        if x.required == Some(true) {
+                            x.name.clone()
+                        } else {
+                            format!("[{}]", x.name)
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" ")
             })
             .unwrap_or_default();
-        println!("  {:<w$}  {}  {}", p.name, args, one_line(p.description.as_deref(), 70));
+        println!(
+            "  {:<w$}  {}  {}",
+            p.name,
+            args,
+            one_line(p.description.as_deref(), 70)
+        );
     }
     if items.is_empty() {
         println!("  (no prompts)");
@@ -104,7 +125,10 @@ fn content_value(v: &Value) {
         Some("text") => println!("{}", v.get("text").and_then(Value::as_str).unwrap_or("")),
         Some(kind @ ("image" | "audio")) => {
             let mime = v.get("mimeType").and_then(Value::as_str).unwrap_or("?");
-            let len = v.get("data").and_then(Value::as_str).map_or(0, |d| d.len() * 3 / 4);
+            let len = v
+                .get("data")
+                .and_then(Value::as_str)
+                .map_or(0, |d| d.len() * 3 / 4);
             println!("[{kind}: {mime}, about {len} bytes]");
         }
         Some("resource") => {
@@ -125,7 +149,11 @@ fn content_value(v: &Value) {
 
 pub fn call_result(r: &CallToolResult) {
     let v = serde_json::to_value(r).unwrap_or(Value::Null);
-    let content = v.get("content").and_then(Value::as_array).cloned().unwrap_or_default();
+    let content = v
+        .get("content")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for c in &content {
         content_value(c);
     }
@@ -138,7 +166,12 @@ pub fn call_result(r: &CallToolResult) {
 
 pub fn read_result(r: &ReadResourceResult) {
     let v = serde_json::to_value(r).unwrap_or(Value::Null);
-    for c in v.get("contents").and_then(Value::as_array).into_iter().flatten() {
+    for c in v
+        .get("contents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(t) = c.get("text").and_then(Value::as_str) {
             println!("{t}");
         } else if let Some(b) = c.get("blob").and_then(Value::as_str) {
@@ -153,7 +186,12 @@ pub fn prompt_result(r: &GetPromptResult) {
         println!("# {d}");
     }
     let v = serde_json::to_value(r).unwrap_or(Value::Null);
-    for m in v.get("messages").and_then(Value::as_array).into_iter().flatten() {
+    for m in v
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let role = m.get("role").and_then(Value::as_str).unwrap_or("?");
         println!("[{role}]");
         if let Some(c) = m.get("content") {

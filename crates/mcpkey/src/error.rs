@@ -82,7 +82,11 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(server: impl Into<String>, step: impl Into<String>, kind: impl Into<ErrorKind>) -> Self {
+    pub(crate) fn new(
+        server: impl Into<String>,
+        step: impl Into<String>,
+        kind: impl Into<ErrorKind>,
+    ) -> Self {
         Self {
             server: server.into(),
             step: step.into(),
@@ -109,7 +113,9 @@ impl Error {
     pub fn rpc_error(&self) -> Option<&RpcError> {
         match &self.kind {
             ErrorKind::Server(e) => Some(e),
-            ErrorKind::Transport(TransportError::HttpStatus { rpc_error, .. }) => rpc_error.as_ref(),
+            ErrorKind::Transport(TransportError::HttpStatus { rpc_error, .. }) => {
+                rpc_error.as_ref()
+            }
             _ => None,
         }
     }
@@ -130,7 +136,8 @@ impl Error {
     /// Whether the server could not be reached (or its process is gone).
     pub fn is_unreachable(&self) -> bool {
         matches!(self.kind, ErrorKind::Timeout(_))
-            || (!self.transports().is_empty() && self.transports().iter().all(|t| t.is_unreachable()))
+            || (!self.transports().is_empty()
+                && self.transports().iter().all(|t| t.is_unreachable()))
     }
 
     /// mcpkey's exit code for this error: 1 config, 2 protocol or other,
@@ -138,7 +145,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match &self.kind {
             ErrorKind::Config(_) | ErrorKind::UnknownServer { .. } | ErrorKind::Disabled => 1,
-            ErrorKind::Transport(TransportError::Auth(mcpkey_auth::AuthError::InsecureHttp { .. })) => 1,
+            ErrorKind::Transport(TransportError::Auth(mcpkey_auth::AuthError::InsecureHttp {
+                ..
+            })) => 1,
             _ if self.is_auth() => 3,
             _ if self.is_unreachable() => 4,
             _ => 2,
@@ -149,26 +158,37 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         for t in self.transports() {
             match t {
-                TransportError::Spawn { command, source } if source.kind() == std::io::ErrorKind::NotFound => {
-                    return Some(format!("`{command}` was not found; install it or put its directory on PATH"));
+                TransportError::Spawn { command, source }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    return Some(format!(
+                        "`{command}` was not found; install it or put its directory on PATH"
+                    ));
                 }
                 TransportError::AuthRequired { status: 401, .. } => {
                     return Some("check the server's \"auth\" or \"headers\" in the config; a token may have expired".into());
                 }
                 TransportError::AuthRequired { status: 403, .. } => {
-                    return Some("the credentials are valid but lack permission for this request".into());
+                    return Some(
+                        "the credentials are valid but lack permission for this request".into(),
+                    );
                 }
                 TransportError::Connect { .. } => {
                     return Some("is the server running and the URL right? (mcpkey servers lists what is configured)".into());
                 }
                 TransportError::Exited { .. } => {
-                    return Some("the server process exited; its stderr above usually says why".into());
+                    return Some(
+                        "the server process exited; its stderr above usually says why".into(),
+                    );
                 }
                 _ => {}
             }
         }
         match &self.kind {
-            ErrorKind::Timeout(_) => Some("raise the timeout (--timeout, or \"timeout\"/\"request_timeout\" in the config)".into()),
+            ErrorKind::Timeout(_) => Some(
+                "raise the timeout (--timeout, or \"timeout\"/\"request_timeout\" in the config)"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -180,7 +200,11 @@ impl fmt::Display for Error {
             // Config errors already name the server and the key.
             return write!(f, "{c}");
         }
-        write!(f, "server '{}': {} failed: {}", self.server, self.step, self.kind)
+        write!(
+            f,
+            "server '{}': {} failed: {}",
+            self.server, self.step, self.kind
+        )
     }
 }
 

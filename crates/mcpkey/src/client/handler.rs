@@ -105,7 +105,9 @@ impl Notification {
         match method {
             "notifications/progress" => typed(method, params, Notification::Progress),
             "notifications/message" => typed(method, params, Notification::Log),
-            "notifications/resources/updated" => typed(method, params, Notification::ResourceUpdated),
+            "notifications/resources/updated" => {
+                typed(method, params, Notification::ResourceUpdated)
+            }
             "notifications/tools/list_changed" => Notification::ToolsListChanged,
             "notifications/resources/list_changed" => Notification::ResourcesListChanged,
             "notifications/prompts/list_changed" => Notification::PromptsListChanged,

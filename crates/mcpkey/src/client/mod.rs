@@ -212,9 +212,9 @@ impl Client {
         let slot = self.slot(name)?;
         match &slot.entry {
             Entry::Ready(c) => Ok((c.clone(), Vec::new())),
-            Entry::FromConfig(cfg) => cfg
-                .resolve(name)
-                .map_err(|e: ConfigError| Error::new(name, "reading the config", ErrorKind::Config(e))),
+            Entry::FromConfig(cfg) => cfg.resolve(name).map_err(|e: ConfigError| {
+                Error::new(name, "reading the config", ErrorKind::Config(e))
+            }),
         }
     }
 
@@ -258,7 +258,9 @@ impl Client {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_owned(), memo);
-        if let (Some(level), crate::session::Era::Legacy) = (&self.inner.opts.log_level, session.details().era) {
+        if let (Some(level), crate::session::Era::Legacy) =
+            (&self.inner.opts.log_level, session.details().era)
+        {
             if session.details().capabilities.logging.is_some() {
                 if let Err(e) = session
                     .request_raw("logging/setLevel", Some(json!({ "level": level })))

@@ -101,11 +101,7 @@ fn eval(expr: &str, env: &dyn Env) -> Result<String, InterpolationError> {
         Some((n, d)) => (n, Some(d)),
         None => (expr, None),
     };
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(InterpolationError::Syntax(format!(
             "`${{{}}}` is not a variable reference; names use letters, digits and _",
             // Show only the name part: a default may be a secret.
@@ -152,7 +148,10 @@ mod tests {
         assert_eq!(expand("${EMPTY:-dflt}", &e).unwrap(), "dflt");
         assert_eq!(expand("${EMPTY}", &e).unwrap(), "");
         assert_eq!(expand("${file:/secret}", &e).unwrap(), "s3cr3t");
-        assert_eq!(expand("cost $5 and $${HOME}", &e).unwrap(), "cost $5 and ${HOME}");
+        assert_eq!(
+            expand("cost $5 and $${HOME}", &e).unwrap(),
+            "cost $5 and ${HOME}"
+        );
         assert_eq!(expand("no vars", &e).unwrap(), "no vars");
     }
 
@@ -166,8 +165,17 @@ mod tests {
 
     #[test]
     fn syntax_errors() {
-        assert!(matches!(expand("${TOKEN", &env()), Err(InterpolationError::Syntax(_))));
-        assert!(matches!(expand("${a b}", &env()), Err(InterpolationError::Syntax(_))));
-        assert!(matches!(expand("${file:/nope}", &env()), Err(InterpolationError::File(..))));
+        assert!(matches!(
+            expand("${TOKEN", &env()),
+            Err(InterpolationError::Syntax(_))
+        ));
+        assert!(matches!(
+            expand("${a b}", &env()),
+            Err(InterpolationError::Syntax(_))
+        ));
+        assert!(matches!(
+            expand("${file:/nope}", &env()),
+            Err(InterpolationError::File(..))
+        ));
     }
 }

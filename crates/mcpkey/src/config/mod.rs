@@ -76,7 +76,12 @@ impl Config {
                 line: inner.line(),
                 column: inner.column(),
                 key,
-                message: inner.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+                message: inner
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
             }
         })?;
         let mut warnings = Vec::new();
@@ -189,9 +194,9 @@ impl Config {
                 let transport = match explicit.as_deref() {
                     Some("stdio") => "stdio",
                     Some("sse") => "sse",
-                    Some(
-                        "http" | "streamable-http" | "streamable_http" | "streamablehttp",
-                    ) => "streamable-http",
+                    Some("http" | "streamable-http" | "streamable_http" | "streamablehttp") => {
+                        "streamable-http"
+                    }
                     Some(_) => "unknown",
                     None if raw.command.is_some() => "stdio",
                     None if url.is_some() => "http (auto)",

@@ -29,8 +29,16 @@ pub(crate) fn resolve(
 
     let explicit = raw.transport.as_deref().or(raw.kind.as_deref());
     let url = raw.url.as_deref().or(raw.server_url.as_deref());
-    let url_key = if raw.url.is_some() { "url" } else { "serverUrl" };
-    let key_name = if raw.transport.is_some() { "transport" } else { "type" };
+    let url_key = if raw.url.is_some() {
+        "url"
+    } else {
+        "serverUrl"
+    };
+    let key_name = if raw.transport.is_some() {
+        "transport"
+    } else {
+        "type"
+    };
 
     enum Kind {
         Stdio,
@@ -74,7 +82,10 @@ pub(crate) fn resolve(
     let target = match kind {
         Kind::Stdio => {
             let command = raw.command.as_deref().ok_or_else(|| {
-                invalid("command", "transport is stdio but `command` is missing".into())
+                invalid(
+                    "command",
+                    "transport is stdio but `command` is missing".into(),
+                )
             })?;
             let command = x.expand("command", command)?;
             if command.trim().is_empty() {
@@ -86,13 +97,19 @@ pub(crate) fn resolve(
             }
             let mut envs = Vec::new();
             for (k, v) in raw.env.iter().flatten() {
-                envs.push((k.clone(), x.expand(&format!("env.{k}"), &v.clone().into_string())?));
+                envs.push((
+                    k.clone(),
+                    x.expand(&format!("env.{k}"), &v.clone().into_string())?,
+                ));
             }
             let cwd = match &raw.cwd {
                 Some(c) => Some(expand_home(&x.expand("cwd", c)?)),
                 None => None,
             };
-            for (k, present) in [("headers", raw.headers.is_some()), ("auth", raw.auth.is_some())] {
+            for (k, present) in [
+                ("headers", raw.headers.is_some()),
+                ("auth", raw.auth.is_some()),
+            ] {
                 if present {
                     warnings.push(format!(
                         "server '{name}': `{k}` is ignored for stdio servers (pass credentials in `env`)"
@@ -107,13 +124,13 @@ pub(crate) fn resolve(
             })
         }
         Kind::Http(transport) => {
-            let url = url.ok_or_else(|| {
-                invalid("url", "an HTTP transport needs `url`".into())
-            })?;
+            let url = url.ok_or_else(|| invalid("url", "an HTTP transport needs `url`".into()))?;
             let url = x.expand(url_key, url)?;
             let url = parse_http_url(&url).map_err(|m| invalid(url_key, m))?;
             if raw.command.is_some() && explicit.is_some() {
-                warnings.push(format!("server '{name}': `command` is ignored for HTTP servers"));
+                warnings.push(format!(
+                    "server '{name}': `command` is ignored for HTTP servers"
+                ));
             }
             Target::Http { url, transport }
         }
@@ -140,12 +157,16 @@ pub(crate) fn resolve(
     if let Some(a) = &raw.auth {
         let a = x.expand_value("auth", a)?;
         if auth::sets_authorization(&a)
-            && cfg.headers.iter().any(|(k, _)| k == http::header::AUTHORIZATION)
+            && cfg
+                .headers
+                .iter()
+                .any(|(k, _)| k == http::header::AUTHORIZATION)
         {
             warnings.push(format!(
                 "server '{name}': both `headers.Authorization` and `auth` are set; `auth` wins"
             ));
-            cfg.headers.retain(|(k, _)| k != http::header::AUTHORIZATION);
+            cfg.headers
+                .retain(|(k, _)| k != http::header::AUTHORIZATION);
         }
         cfg.auth = auth::from_value(name, &a)?;
     }
@@ -183,7 +204,8 @@ pub(crate) fn resolve(
 /// Known protocol revisions, newest first.
 pub(crate) const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
 /// Known legacy revisions, newest first.
-pub(crate) const LEGACY_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+pub(crate) const LEGACY_VERSIONS: &[&str] =
+    &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 fn parse_protocol(p: &str) -> Result<ProtocolPin, String> {
     match p {

@@ -141,7 +141,16 @@ impl fmt::Debug for ServerConfig {
                 &self
                     .headers
                     .iter()
-                    .map(|(k, v)| (k.as_str(), if v.is_sensitive() { "<secret>" } else { "<set>" }))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str(),
+                            if v.is_sensitive() {
+                                "<secret>"
+                            } else {
+                                "<set>"
+                            },
+                        )
+                    })
                     .collect::<Vec<_>>(),
             )
             .field("auth", &self.auth)
@@ -277,7 +286,9 @@ impl ServerConfig {
     /// Shorthand for a bearer token.
     pub fn bearer(self, token: impl Into<String>) -> Self {
         let token: String = token.into();
-        self.auth(mcpkey_auth::Bearer::new(mcpkey_auth::SecretString::from(token)))
+        self.auth(mcpkey_auth::Bearer::new(mcpkey_auth::SecretString::from(
+            token,
+        )))
     }
 
     /// Turns authentication off explicitly.

@@ -42,18 +42,48 @@ fn resolves_every_shape() {
     }
 
     let (remote, warnings) = cfg.resolve_with("remote", &env()).unwrap();
-    assert!(matches!(remote.target(), Target::Http { url, transport: HttpTransport::Auto } if url.port() == Some(3001)));
-    assert_eq!(remote.connect_timeout, std::time::Duration::from_millis(2500));
-    assert!(remote.headers.iter().any(|(k, v)| k == "x-api-key" && v.is_sensitive()));
-    assert!(remote.headers.iter().any(|(k, v)| k == "x-tenant" && !v.is_sensitive()));
+    assert!(
+        matches!(remote.target(), Target::Http { url, transport: HttpTransport::Auto } if url.port() == Some(3001))
+    );
+    assert_eq!(
+        remote.connect_timeout,
+        std::time::Duration::from_millis(2500)
+    );
+    assert!(
+        remote
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-api-key" && v.is_sensitive())
+    );
+    assert!(
+        remote
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-tenant" && !v.is_sensitive())
+    );
     assert!(matches!(remote.auth, AuthSetting::Auth(_)));
-    assert!(warnings.iter().any(|w| w.contains("futureKey")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("futureKey")),
+        "{warnings:?}"
+    );
 
     let (legacy, _) = cfg.resolve_with("legacy", &env()).unwrap();
-    assert!(matches!(legacy.target(), Target::Http { transport: HttpTransport::Sse, .. }));
+    assert!(matches!(
+        legacy.target(),
+        Target::Http {
+            transport: HttpTransport::Sse,
+            ..
+        }
+    ));
 
     let (vscode, _) = cfg.resolve_with("vscode", &env()).unwrap();
-    assert!(matches!(vscode.target(), Target::Http { transport: HttpTransport::Streamable, .. }));
+    assert!(matches!(
+        vscode.target(),
+        Target::Http {
+            transport: HttpTransport::Streamable,
+            ..
+        }
+    ));
     assert!(matches!(vscode.auth, AuthSetting::Disabled));
 }
 
@@ -62,7 +92,10 @@ fn missing_variable_names_variable_server_and_key() {
     let cfg = Config::parse(SAMPLE, "sample.json").unwrap();
     let err = cfg.resolve_with("broken", &env()).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("NOT_SET") && msg.contains("broken") && msg.contains("url"), "{msg}");
+    assert!(
+        msg.contains("NOT_SET") && msg.contains("broken") && msg.contains("url"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -97,12 +130,30 @@ fn parse_errors_point_at_line_column_and_key() {
 fn invalid_values_are_named() {
     let cases = [
         (r#"{"mcpServers":{"s":{}}}"#, "needs `command`"),
-        (r#"{"mcpServers":{"s":{"url":"ftp://x"}}}"#, "http:// or https://"),
-        (r#"{"mcpServers":{"s":{"url":"http://x","transport":"carrier-pigeon"}}}"#, "unknown transport"),
-        (r#"{"mcpServers":{"s":{"url":"http://x","headers":{"Accept":"x"}}}}"#, "set by mcpkey"),
-        (r#"{"mcpServers":{"s":{"url":"http://x","timeout":-1}}}"#, "positive"),
-        (r#"{"mcpServers":{"s":{"url":"http://x","auth":{"type":"kerberos"}}}}"#, "unknown auth type"),
-        (r#"{"mcpServers":{"s":{"url":"http://x","protocol":"1999"}}}"#, "unknown protocol"),
+        (
+            r#"{"mcpServers":{"s":{"url":"ftp://x"}}}"#,
+            "http:// or https://",
+        ),
+        (
+            r#"{"mcpServers":{"s":{"url":"http://x","transport":"carrier-pigeon"}}}"#,
+            "unknown transport",
+        ),
+        (
+            r#"{"mcpServers":{"s":{"url":"http://x","headers":{"Accept":"x"}}}}"#,
+            "set by mcpkey",
+        ),
+        (
+            r#"{"mcpServers":{"s":{"url":"http://x","timeout":-1}}}"#,
+            "positive",
+        ),
+        (
+            r#"{"mcpServers":{"s":{"url":"http://x","auth":{"type":"kerberos"}}}}"#,
+            "unknown auth type",
+        ),
+        (
+            r#"{"mcpServers":{"s":{"url":"http://x","protocol":"1999"}}}"#,
+            "unknown protocol",
+        ),
     ];
     for (text, want) in cases {
         let cfg = Config::parse(text, "t.json").unwrap();
@@ -128,7 +179,10 @@ fn header_value_with_newline_is_rejected_without_echo() {
     )
     .unwrap();
     let err = cfg.resolve_with("s", &NlEnv).unwrap_err().to_string();
-    assert!(err.contains("X-Token") && !err.contains("Injected"), "{err}");
+    assert!(
+        err.contains("X-Token") && !err.contains("Injected"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -140,7 +194,11 @@ fn authorization_header_and_auth_warns_and_auth_wins() {
     .unwrap();
     let (c, w) = cfg.resolve_with("s", &env()).unwrap();
     assert!(w.iter().any(|w| w.contains("`auth` wins")), "{w:?}");
-    assert!(c.headers.iter().all(|(k, _)| k != http::header::AUTHORIZATION));
+    assert!(
+        c.headers
+            .iter()
+            .all(|(k, _)| k != http::header::AUTHORIZATION)
+    );
 }
 
 #[test]

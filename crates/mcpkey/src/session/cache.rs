@@ -22,7 +22,9 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, Box<RawValue>)>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, Box<RawValue>)>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -45,7 +45,8 @@ pub(crate) fn spawn(shared: Arc<Shared>, mut rx: mpsc::Receiver<Incoming>) -> Jo
                 Incoming::Request { id, method, params } => {
                     let shared = Arc::clone(&shared);
                     tokio::spawn(async move {
-                        let params = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
+                        let params =
+                            params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
                         let result = answer(&shared, &method, params).await;
                         let body = encode_response(&id, result.as_ref());
                         if let Err(e) = shared.transport.respond(body.into()).await {
@@ -120,7 +121,11 @@ fn not_supported(what: &str) -> RpcError {
 }
 
 /// Answers one server-to-client request with the user's callbacks.
-pub(crate) async fn answer(shared: &Shared, method: &str, params: Option<Value>) -> Result<Value, RpcError> {
+pub(crate) async fn answer(
+    shared: &Shared,
+    method: &str,
+    params: Option<Value>,
+) -> Result<Value, RpcError> {
     let params = params.unwrap_or_else(|| json!({}));
     match method {
         "ping" => Ok(json!({})),
@@ -144,11 +149,14 @@ pub(crate) async fn answer(shared: &Shared, method: &str, params: Option<Value>)
             };
             let p: CreateMessageRequestParams =
                 serde_json::from_value(params).map_err(|e| invalid_params(method, e))?;
-            let r = h.create_message(&shared.name, p).await.map_err(|m| RpcError {
-                code: codes::INTERNAL_ERROR,
-                message: m,
-                data: None,
-            })?;
+            let r = h
+                .create_message(&shared.name, p)
+                .await
+                .map_err(|m| RpcError {
+                    code: codes::INTERNAL_ERROR,
+                    message: m,
+                    data: None,
+                })?;
             serde_json::to_value(r).map_err(|e| RpcError {
                 code: codes::INTERNAL_ERROR,
                 message: e.to_string(),

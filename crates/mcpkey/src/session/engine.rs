@@ -65,7 +65,10 @@ impl Engine {
     }
 
     fn version(&self) -> String {
-        self.version.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The modern `_meta` fields, merged into `params` (ours win for the
@@ -86,19 +89,30 @@ impl Engine {
                 "io.modelcontextprotocol/protocolVersion".into(),
                 Value::String(self.version()),
             );
-            m.insert("io.modelcontextprotocol/clientInfo".into(), self.client_info.clone());
+            m.insert(
+                "io.modelcontextprotocol/clientInfo".into(),
+                self.client_info.clone(),
+            );
             m.insert(
                 "io.modelcontextprotocol/clientCapabilities".into(),
                 self.capabilities.clone(),
             );
             if let Some(level) = &self.log_level {
-                m.insert("io.modelcontextprotocol/logLevel".into(), Value::String(level.clone()));
+                m.insert(
+                    "io.modelcontextprotocol/logLevel".into(),
+                    Value::String(level.clone()),
+                );
             }
         }
         Some(p)
     }
 
-    fn headers(&self, method: &str, params: Option<&Map<String, Value>>, extra: &[(http::HeaderName, http::HeaderValue)]) -> HeaderMap {
+    fn headers(
+        &self,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+        extra: &[(http::HeaderName, http::HeaderValue)],
+    ) -> HeaderMap {
         let mut h = HeaderMap::new();
         if !self.http_headers {
             return h;
@@ -169,10 +183,13 @@ impl Engine {
                     }
                     return Err(ErrorKind::Server(rpc));
                 }
-                Err(TransportError::HttpStatus { rpc_error: Some(rpc), status: 400, .. })
-                    if self.era == Era::Modern
-                        && !version_retry
-                        && supported_modern_version(&rpc).is_some() =>
+                Err(TransportError::HttpStatus {
+                    rpc_error: Some(rpc),
+                    status: 400,
+                    ..
+                }) if self.era == Era::Modern
+                    && !version_retry
+                    && supported_modern_version(&rpc).is_some() =>
                 {
                     if let Some(v) = supported_modern_version(&rpc) {
                         *self.version.lock().unwrap_or_else(|e| e.into_inner()) = v.clone();
@@ -181,7 +198,9 @@ impl Engine {
                     version_retry = true;
                     continue;
                 }
-                Err(TransportError::StreamEnded) if self.era == Era::Modern && stream_retries < 2 => {
+                Err(TransportError::StreamEnded)
+                    if self.era == Era::Modern && stream_retries < 2 =>
+                {
                     // 2026-07-28: a broken response stream loses the request;
                     // re-issue it with a new id.
                     stream_retries += 1;
@@ -193,6 +212,14 @@ impl Engine {
                     self.reinitialize(generation.unwrap_or(0), deadline).await?;
                     continue;
                 }
+                Err(TransportError::HttpStatus {
+                    rpc_error: Some(rpc),
+                    ..
+                }) if self.era == Era::Modern => {
+                    // Modern servers answer failed requests with a 4xx and a
+                    // JSON-RPC error body: that is the server's answer.
+                    return Err(ErrorKind::Server(rpc));
+                }
                 Err(e) => return Err(ErrorKind::Transport(e)),
             }
         }
@@ -200,7 +227,11 @@ impl Engine {
 
     /// Starts a fresh legacy session after the server forgot ours, unless
     /// another request already did.
-    async fn reinitialize(&self, seen: u64, deadline: tokio::time::Instant) -> Result<(), ErrorKind> {
+    async fn reinitialize(
+        &self,
+        seen: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), ErrorKind> {
         let Some(r) = &self.reinit else { return Ok(()) };
         let mut generation = r.generation.lock().await;
         if *generation != seen {
@@ -254,7 +285,9 @@ impl Engine {
                     p.insert("requestState".into(), s);
                 }
             }
-            let raw = self.request(method, Some(p), extra_headers, timeout).await?;
+            let raw = self
+                .request(method, Some(p), extra_headers, timeout)
+                .await?;
             if self.era != Era::Modern {
                 return Ok((raw, false));
             }
@@ -263,8 +296,9 @@ impl Engine {
                 #[serde(rename = "resultType")]
                 result_type: Option<String>,
             }
-            let head: Head = serde_json::from_str(raw.get())
-                .map_err(|e| ErrorKind::Protocol(format!("the {method} result is not a JSON object: {e}")))?;
+            let head: Head = serde_json::from_str(raw.get()).map_err(|e| {
+                ErrorKind::Protocol(format!("the {method} result is not a JSON object: {e}"))
+            })?;
             match head.result_type.as_deref() {
                 None | Some("complete") => return Ok((raw, round > 0)),
                 Some("input_required") => {

@@ -27,8 +27,7 @@ use super::engine::{Engine, Era, Reinit};
 use super::{ServerDetails, Session};
 use crate::client::handler::Handlers;
 use crate::config::{
-    AuthSetting, HttpTransport, LEGACY_VERSIONS, MODERN_VERSIONS, ProtocolPin, ServerConfig,
-    Target,
+    AuthSetting, HttpTransport, LEGACY_VERSIONS, MODERN_VERSIONS, ProtocolPin, ServerConfig, Target,
 };
 use crate::error::{Attempt, Error, ErrorKind};
 use crate::transport::http::core::{DEFAULT_MAX_MESSAGE_BYTES, HttpCore, HttpSettings};
@@ -63,11 +62,13 @@ pub(crate) async fn connect(
 ) -> Result<(Session, Memo), Error> {
     let fail = |kind: ErrorKind| Error::new(name, "connect", kind);
     if let Some(p) = cfg.problems.first() {
-        return Err(fail(ErrorKind::Config(crate::config::ConfigError::Invalid {
-            server: name.to_owned(),
-            key: ".".into(),
-            message: p.clone(),
-        })));
+        return Err(fail(ErrorKind::Config(
+            crate::config::ConfigError::Invalid {
+                server: name.to_owned(),
+                key: ".".into(),
+                message: p.clone(),
+            },
+        )));
     }
     if cfg.disabled {
         return Err(fail(ErrorKind::Disabled));
@@ -239,9 +240,18 @@ impl Ctx<'_> {
     fn discover_call(&self, version: &str, http: bool) -> Call {
         let id = self.next_id();
         let mut meta = Map::new();
-        meta.insert("io.modelcontextprotocol/protocolVersion".into(), json!(version));
-        meta.insert("io.modelcontextprotocol/clientInfo".into(), self.opts.client_info.clone());
-        meta.insert("io.modelcontextprotocol/clientCapabilities".into(), self.capabilities.clone());
+        meta.insert(
+            "io.modelcontextprotocol/protocolVersion".into(),
+            json!(version),
+        );
+        meta.insert(
+            "io.modelcontextprotocol/clientInfo".into(),
+            self.opts.client_info.clone(),
+        );
+        meta.insert(
+            "io.modelcontextprotocol/clientCapabilities".into(),
+            self.capabilities.clone(),
+        );
         if let Some(level) = &self.opts.log_level {
             meta.insert("io.modelcontextprotocol/logLevel".into(), json!(level));
         }
@@ -278,11 +288,17 @@ impl Ctx<'_> {
 
 /// What one modern probe concluded.
 enum Probe {
-    Modern { version: String, details: DiscoveredDetails },
+    Modern {
+        version: String,
+        details: DiscoveredDetails,
+    },
     /// Retry the probe with this version (the server listed it).
     Retry(String),
     /// A legacy server; optionally a legacy version it named.
-    Legacy { reason: String, version: Option<String> },
+    Legacy {
+        reason: String,
+        version: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -300,7 +316,8 @@ struct DiscoverWire {
 }
 
 fn lenient_capabilities(v: Option<Value>) -> ServerCapabilities {
-    v.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+    v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
 }
 
 fn lenient_implementation(v: Option<Value>) -> Option<Implementation> {
@@ -308,7 +325,10 @@ fn lenient_implementation(v: Option<Value>) -> Option<Implementation> {
 }
 
 /// Classifies the answer to a `server/discover` probe.
-fn classify_discover(requested: &str, result: Result<&serde_json::value::RawValue, &RpcError>) -> Probe {
+fn classify_discover(
+    requested: &str,
+    result: Result<&serde_json::value::RawValue, &RpcError>,
+) -> Probe {
     match result {
         Ok(raw) => match serde_json::from_str::<DiscoverWire>(raw.get()) {
             Ok(d) => {
@@ -353,11 +373,10 @@ fn classify_discover(requested: &str, result: Result<&serde_json::value::RawValu
                 version: None,
             },
         },
-        Err(rpc) => classify_modern_error(requested, rpc)
-            .unwrap_or_else(|| Probe::Legacy {
-                reason: format!("server/discover failed with {rpc}"),
-                version: None,
-            }),
+        Err(rpc) => classify_modern_error(requested, rpc).unwrap_or_else(|| Probe::Legacy {
+            reason: format!("server/discover failed with {rpc}"),
+            version: None,
+        }),
     }
 }
 
@@ -369,12 +388,22 @@ fn classify_modern_error(requested: &str, rpc: &RpcError) -> Option<Probe> {
             .as_ref()
             .and_then(|d| d.get("supported"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
-        if let Some(v) = MODERN_VERSIONS.iter().find(|v| supported.iter().any(|s| s == *v)) {
+        if let Some(v) = MODERN_VERSIONS
+            .iter()
+            .find(|v| supported.iter().any(|s| s == *v))
+        {
             return Some(Probe::Retry((*v).to_owned()));
         }
-        if let Some(v) = LEGACY_VERSIONS.iter().find(|v| supported.iter().any(|s| s == *v)) {
+        if let Some(v) = LEGACY_VERSIONS
+            .iter()
+            .find(|v| supported.iter().any(|s| s == *v))
+        {
             return Some(Probe::Legacy {
                 reason: format!("the server supports only {}", supported.join(", ")),
                 version: Some((*v).to_owned()),
@@ -386,7 +415,10 @@ fn classify_modern_error(requested: &str, rpc: &RpcError) -> Option<Probe> {
     None
 }
 
-async fn stdio_handshake(ctx: &Ctx<'_>, transport: &Arc<dyn Transport>) -> Result<Parts, ErrorKind> {
+async fn stdio_handshake(
+    ctx: &Ctx<'_>,
+    transport: &Arc<dyn Transport>,
+) -> Result<Parts, ErrorKind> {
     let mut legacy_version = None;
     if !matches!(ctx.pin, ProtocolPin::Legacy(_)) {
         let mut version = ctx.modern_version();
@@ -479,9 +511,8 @@ async fn finish_initialize(
         #[serde(default)]
         instructions: Option<String>,
     }
-    let init: InitWire = serde_json::from_str(raw).map_err(|e| {
-        ErrorKind::Protocol(format!("the initialize result is malformed: {e}"))
-    })?;
+    let init: InitWire = serde_json::from_str(raw)
+        .map_err(|e| ErrorKind::Protocol(format!("the initialize result is malformed: {e}")))?;
     if !LEGACY_VERSIONS.contains(&init.protocol_version.as_str()) {
         return Err(ErrorKind::Protocol(format!(
             "the server answered initialize with protocol version {:?}, which mcpkey does not speak (it speaks {} and {})",
@@ -530,7 +561,9 @@ async fn http_handshake(
                 Err(e) => return Err(ErrorKind::Transport(e)),
                 Ok(PostOutcome::Response(r)) => classify_discover(&version, r.as_deref()),
                 Ok(PostOutcome::Status(e)) => match &e {
-                    TransportError::HttpStatus { status, rpc_error, .. } if (400..500).contains(status) => {
+                    TransportError::HttpStatus {
+                        status, rpc_error, ..
+                    } if (400..500).contains(status) => {
                         let modern = rpc_error.as_ref().and_then(|rpc| {
                             classify_modern_error(&version, rpc).or_else(|| {
                                 // A modern server answers an unknown method
@@ -602,7 +635,11 @@ async fn http_handshake(
         body: encode_request(id, "initialize", Some(&params)).into(),
         headers: HeaderMap::new(),
     };
-    match http.post_request(call).await.map_err(ErrorKind::Transport)? {
+    match http
+        .post_request(call)
+        .await
+        .map_err(ErrorKind::Transport)?
+    {
         PostOutcome::Response(Ok(raw)) => {
             let transport: Arc<dyn Transport> = Arc::new(Arc::clone(&http));
             let (v, details) = finish_initialize(transport.as_ref(), raw.get()).await?;
@@ -618,8 +655,8 @@ async fn http_handshake(
         }
         PostOutcome::Response(Err(rpc)) => Err(ErrorKind::Server(rpc)),
         PostOutcome::Status(e) => {
-            let fallback = choice == HttpTransport::Auto
-                && matches!(e.http_status(), Some(400 | 404 | 405));
+            let fallback =
+                choice == HttpTransport::Auto && matches!(e.http_status(), Some(400 | 404 | 405));
             attempts.push(Attempt {
                 what: "Streamable HTTP initialize".into(),
                 error: e,
@@ -697,19 +734,37 @@ mod tests {
 
     #[test]
     fn discover_results() {
-        let r = raw(r#"{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1"}},"ttlMs":0,"cacheScope":"private"}"#);
-        assert!(matches!(classify_discover("2026-07-28", Ok(&r)), Probe::Modern { details, .. } if details.implementation.is_some()));
+        let r = raw(
+            r#"{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1"}},"ttlMs":0,"cacheScope":"private"}"#,
+        );
+        assert!(
+            matches!(classify_discover("2026-07-28", Ok(&r)), Probe::Modern { details, .. } if details.implementation.is_some())
+        );
         let r = raw(r#"{}"#);
-        assert!(matches!(classify_discover("2026-07-28", Ok(&r)), Probe::Legacy { .. }));
+        assert!(matches!(
+            classify_discover("2026-07-28", Ok(&r)),
+            Probe::Legacy { .. }
+        ));
         let r = raw(r#"{"supportedVersions":["2025-11-25"]}"#);
-        assert!(matches!(classify_discover("2026-07-28", Ok(&r)), Probe::Legacy { version: Some(v), .. } if v == "2025-11-25"));
-        let e = RpcError { code: -32601, message: "Method not found".into(), data: None };
-        assert!(matches!(classify_discover("2026-07-28", Err(&e)), Probe::Legacy { .. }));
+        assert!(
+            matches!(classify_discover("2026-07-28", Ok(&r)), Probe::Legacy { version: Some(v), .. } if v == "2025-11-25")
+        );
+        let e = RpcError {
+            code: -32601,
+            message: "Method not found".into(),
+            data: None,
+        };
+        assert!(matches!(
+            classify_discover("2026-07-28", Err(&e)),
+            Probe::Legacy { .. }
+        ));
         let e = RpcError {
             code: -32022,
             message: "Unsupported protocol version".into(),
             data: Some(json!({"supported": ["2026-07-28"], "requested": ""})),
         };
-        assert!(matches!(classify_discover("2026-07-28", Err(&e)), Probe::Retry(v) if v == "2026-07-28"));
+        assert!(
+            matches!(classify_discover("2026-07-28", Err(&e)), Probe::Retry(v) if v == "2026-07-28")
+        );
     }
 }

@@ -76,7 +76,8 @@ pub(crate) fn header_params(schema: &Map<String, Value>) -> Result<Vec<HeaderPar
 fn count_annotations(v: &Value) -> usize {
     match v {
         Value::Object(o) => {
-            usize::from(o.contains_key("x-mcp-header")) + o.values().map(count_annotations).sum::<usize>()
+            usize::from(o.contains_key("x-mcp-header"))
+                + o.values().map(count_annotations).sum::<usize>()
         }
         Value::Array(a) => a.iter().map(count_annotations).sum(),
         _ => 0,
@@ -99,7 +100,9 @@ fn collect(
                 .as_str()
                 .ok_or_else(|| format!("x-mcp-header of {key:?} is not a string"))?;
             if name.is_empty() || !name.bytes().all(is_tchar) {
-                return Err(format!("x-mcp-header {name:?} is not a valid header name token"));
+                return Err(format!(
+                    "x-mcp-header {name:?} is not a valid header name token"
+                ));
             }
             let ty = sub.get("type").and_then(Value::as_str);
             if !matches!(ty, Some("string" | "integer" | "boolean")) {
@@ -176,10 +179,16 @@ mod tests {
         assert_eq!(encode_value(""), "");
         assert_eq!(encode_value("us west 1"), "us west 1");
         assert_eq!(encode_value("\tindented"), "=?base64?CWluZGVudGVk?=");
-        assert_eq!(encode_value("Hello, 世界"), "=?base64?SGVsbG8sIOS4lueVjA==?=");
+        assert_eq!(
+            encode_value("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
         assert_eq!(encode_value(" padded "), "=?base64?IHBhZGRlZCA=?=");
         assert_eq!(encode_value("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
-        assert_eq!(encode_value("=?base64?literal?="), "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=");
+        assert_eq!(
+            encode_value("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
     }
 
     #[test]
@@ -197,9 +206,14 @@ mod tests {
         }));
         let p = header_params(&schema).unwrap();
         assert_eq!(p.len(), 3);
-        let args = obj(json!({"region": "us-west1", "opts": {"n": 42.0, "dry": false}, "query": "x"}));
+        let args =
+            obj(json!({"region": "us-west1", "opts": {"n": 42.0, "dry": false}, "query": "x"}));
         let h = param_headers(&p, Some(&args));
-        let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.to_str().unwrap().to_owned());
+        let get = |n: &str| {
+            h.iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+        };
         assert_eq!(get("mcp-param-region").as_deref(), Some("us-west1"));
         assert_eq!(get("mcp-param-n").as_deref(), Some("42"));
         assert_eq!(get("mcp-param-dry").as_deref(), Some("false"));
@@ -220,6 +234,10 @@ mod tests {
         for c in cases {
             assert!(header_params(&obj(c.clone())).is_err(), "{c}");
         }
-        assert!(header_params(&obj(json!({"properties": {"a": {"type": "string"}}}))).unwrap().is_empty());
+        assert!(
+            header_params(&obj(json!({"properties": {"a": {"type": "string"}}})))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

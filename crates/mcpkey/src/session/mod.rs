@@ -24,8 +24,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 
-pub use engine::Era;
 use engine::Engine;
+pub use engine::Era;
 use headers::{HeaderParam, header_params, param_headers};
 
 use crate::error::{Error, ErrorKind};
@@ -71,7 +71,10 @@ impl CallOptions {
     }
 
     /// Sets a progress callback.
-    pub fn on_progress(mut self, f: impl Fn(&ProgressNotificationParam) + Send + Sync + 'static) -> Self {
+    pub fn on_progress(
+        mut self,
+        f: impl Fn(&ProgressNotificationParam) + Send + Sync + 'static,
+    ) -> Self {
         self.progress = Some(Arc::new(f));
         self
     }
@@ -164,7 +167,9 @@ impl Session {
         serde_json::from_str(raw.get()).map_err(|e| {
             self.err(
                 step,
-                ErrorKind::Protocol(format!("the server's result does not match the MCP schema: {e}")),
+                ErrorKind::Protocol(format!(
+                    "the server's result does not match the MCP schema: {e}"
+                )),
             )
         })
     }
@@ -186,16 +191,25 @@ impl Session {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m),
             Some(_) => {
-                return Err(self.err(method, ErrorKind::Protocol("params must be a JSON object".into())));
+                return Err(self.err(
+                    method,
+                    ErrorKind::Protocol("params must be a JSON object".into()),
+                ));
             }
         };
         let e = &self.inner.engine;
         let raw = if matches!(method, "tools/call" | "prompts/get" | "resources/read") {
-            e.request_with_input(method, params.unwrap_or_default(), &[], self.inner.request_timeout)
-                .await
-                .map(|(r, _)| r)
+            e.request_with_input(
+                method,
+                params.unwrap_or_default(),
+                &[],
+                self.inner.request_timeout,
+            )
+            .await
+            .map(|(r, _)| r)
         } else {
-            e.request(method, params, &[], self.inner.request_timeout).await
+            e.request(method, params, &[], self.inner.request_timeout)
+                .await
         }
         .map_err(|k| self.err(method, k))?;
         self.parse(method, &raw)
@@ -217,7 +231,12 @@ impl Session {
             .map_err(|k| self.err("ping", k))
     }
 
-    async fn cached_request(&self, method: &str, key: &str, params: Option<Map<String, Value>>) -> Result<Box<RawValue>, Error> {
+    async fn cached_request(
+        &self,
+        method: &str,
+        key: &str,
+        params: Option<Map<String, Value>>,
+    ) -> Result<Box<RawValue>, Error> {
         let cache = &self.inner.engine.shared.cache;
         if let Some(hit) = cache.get(method, key) {
             return Ok(hit);
@@ -232,7 +251,11 @@ impl Session {
         Ok(raw)
     }
 
-    async fn list_all<P, T>(&self, method: &str, split: fn(P) -> (Vec<T>, Option<String>)) -> Result<Vec<T>, Error>
+    async fn list_all<P, T>(
+        &self,
+        method: &str,
+        split: fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, Error>
     where
         P: DeserializeOwned,
     {
@@ -265,7 +288,10 @@ impl Session {
                 None => return Ok(items),
             }
         }
-        Err(self.err(method, ErrorKind::Protocol(format!("more than {MAX_PAGES} pages"))))
+        Err(self.err(
+            method,
+            ErrorKind::Protocol(format!("more than {MAX_PAGES} pages")),
+        ))
     }
 
     /// Every tool, following pagination to the end.
@@ -298,11 +324,19 @@ impl Session {
                 Err(_) => kept.push(t),
             }
         }
-        *self.inner.tool_headers.write().unwrap_or_else(|e| e.into_inner()) = map;
+        *self
+            .inner
+            .tool_headers
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = map;
         kept
     }
 
-    fn headers_for(&self, tool: &str, args: Option<&Map<String, Value>>) -> Vec<(HeaderName, HeaderValue)> {
+    fn headers_for(
+        &self,
+        tool: &str,
+        args: Option<&Map<String, Value>>,
+    ) -> Vec<(HeaderName, HeaderValue)> {
         if !self.inner.engine.http_headers {
             return Vec::new();
         }
@@ -320,8 +354,13 @@ impl Session {
     ///
     /// A tool that fails returns `Ok` with `is_error: Some(true)`; `Err` means
     /// the call itself failed.
-    pub async fn call_tool(&self, name: &str, arguments: Option<Map<String, Value>>) -> Result<CallToolResult, Error> {
-        self.call_tool_with(name, arguments, CallOptions::default()).await
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Option<Map<String, Value>>,
+    ) -> Result<CallToolResult, Error> {
+        self.call_tool_with(name, arguments, CallOptions::default())
+            .await
     }
 
     /// Calls a tool with options (timeout, progress).
@@ -358,7 +397,10 @@ impl Session {
         let mut refreshed = false;
         loop {
             let headers = self.headers_for(name, arguments.as_ref());
-            match engine.request_with_input("tools/call", params.clone(), &headers, timeout).await {
+            match engine
+                .request_with_input("tools/call", params.clone(), &headers, timeout)
+                .await
+            {
                 Ok((raw, _)) => return self.parse(&step, &raw),
                 Err(ErrorKind::Transport(crate::transport::TransportError::HttpStatus {
                     rpc_error: Some(rpc),
@@ -370,7 +412,11 @@ impl Session {
                     // The tool's x-mcp-header annotations changed (or were
                     // never listed): refresh them and try once more.
                     refreshed = true;
-                    self.inner.engine.shared.cache.invalidate("tools/list", None);
+                    self.inner
+                        .engine
+                        .shared
+                        .cache
+                        .invalidate("tools/list", None);
                     self.list_tools().await?;
                 }
                 Err(k) => return Err(self.err(step, k)),
@@ -380,15 +426,18 @@ impl Session {
 
     /// Every resource, following pagination.
     pub async fn list_resources(&self) -> Result<Vec<Resource>, Error> {
-        self.list_all::<ListResourcesResult, Resource>("resources/list", |p| (p.resources, p.next_cursor))
-            .await
+        self.list_all::<ListResourcesResult, Resource>("resources/list", |p| {
+            (p.resources, p.next_cursor)
+        })
+        .await
     }
 
     /// Every resource template, following pagination.
     pub async fn list_resource_templates(&self) -> Result<Vec<ResourceTemplate>, Error> {
-        self.list_all::<ListResourceTemplatesResult, ResourceTemplate>("resources/templates/list", |p| {
-            (p.resource_templates, p.next_cursor)
-        })
+        self.list_all::<ListResourceTemplatesResult, ResourceTemplate>(
+            "resources/templates/list",
+            |p| (p.resource_templates, p.next_cursor),
+        )
         .await
     }
 
@@ -421,7 +470,11 @@ impl Session {
     }
 
     /// Gets a prompt with string arguments.
-    pub async fn get_prompt(&self, name: &str, arguments: Option<Map<String, Value>>) -> Result<GetPromptResult, Error> {
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Option<Map<String, Value>>,
+    ) -> Result<GetPromptResult, Error> {
         let step = format!("prompts/get '{name}'");
         self.check_open(&step)?;
         let mut params = Map::new();

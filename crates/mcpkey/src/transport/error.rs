@@ -40,6 +40,9 @@ pub enum TransportError {
         url: String,
         /// Short reason (connection refused, DNS, TLS...).
         reason: String,
+        /// A pooled connection turned out to be closed before any answer
+        /// arrived: sending again on a fresh connection is safe.
+        stale: bool,
         /// Cause.
         #[source]
         source: BoxError,

@@ -3,8 +3,8 @@
 //! `rmcp` model types, so the transport never parses a result twice.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A JSON-RPC error object as received from a server.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -19,9 +19,9 @@ pub mod jsonrpc;
 pub(crate) mod pending;
 pub mod stdio;
 
+use ::http::HeaderMap;
 use async_trait::async_trait;
 use bytes::Bytes;
-use ::http::HeaderMap;
 use tokio::sync::mpsc;
 
 pub use error::TransportError;

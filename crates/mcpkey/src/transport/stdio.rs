@@ -77,7 +77,11 @@ impl StdioTransport {
 
         let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
         if let Some(pipe) = stderr_pipe {
-            tokio::spawn(drain_stderr(pipe, Arc::clone(&stderr), target.command.clone()));
+            tokio::spawn(drain_stderr(
+                pipe,
+                Arc::clone(&stderr),
+                target.command.clone(),
+            ));
         }
 
         let (exit_tx, exited) = watch::channel(None);
@@ -101,7 +105,14 @@ impl StdioTransport {
         });
         if let Some(out) = stdout {
             let exited = this.exited.clone();
-            tokio::spawn(read_stdout(out, pending, inbound, exited, stderr, max_message_bytes));
+            tokio::spawn(read_stdout(
+                out,
+                pending,
+                inbound,
+                exited,
+                stderr,
+                max_message_bytes,
+            ));
         }
         Ok(this)
     }
@@ -265,7 +276,10 @@ async fn read_stdout(
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 if line.len() > max {
-                    tracing::warn!(limit = max, "dropping a message larger than the limit from the server's stdout");
+                    tracing::warn!(
+                        limit = max,
+                        "dropping a message larger than the limit from the server's stdout"
+                    );
                     continue;
                 }
                 let text = trim_ascii(&line);
@@ -279,8 +293,11 @@ async fn read_stdout(
                         }
                     }
                     Err(_) => {
-                        let shown: String = String::from_utf8_lossy(text).chars().take(200).collect();
-                        tracing::warn!("ignoring a non-JSON-RPC line on the server's stdout: {shown}");
+                        let shown: String =
+                            String::from_utf8_lossy(text).chars().take(200).collect();
+                        tracing::warn!(
+                            "ignoring a non-JSON-RPC line on the server's stdout: {shown}"
+                        );
                     }
                 }
             }
@@ -309,8 +326,14 @@ async fn read_stdout(
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 

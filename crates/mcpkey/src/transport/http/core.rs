@@ -17,7 +17,7 @@ use mcpkey_auth::{
 use url::Url;
 
 use crate::transport::TransportError;
-use crate::transport::jsonrpc::{RpcError, parse_incoming, Incoming};
+use crate::transport::jsonrpc::{Incoming, RpcError, parse_incoming};
 
 /// Largest JSON body or SSE event accepted by default (32 MiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
@@ -101,7 +101,8 @@ impl HttpCore {
         body: Bytes,
     ) -> Result<AuthResponse, TransportError> {
         let mut req = AuthRequest::new(method, url.clone(), kind);
-        req.headers.reserve(self.inner.static_headers.len() + headers.len());
+        req.headers
+            .reserve(self.inner.static_headers.len() + headers.len());
         for (k, v) in &self.inner.static_headers {
             req.headers.insert(k.clone(), v.clone());
         }
@@ -112,13 +113,32 @@ impl HttpCore {
         }
         req.body = body;
         tracing::trace!(request = ?req, "sending");
-        match self.inner.auth.send(req, &self.inner.exchange).await {
-            Ok(resp) => {
-                tracing::trace!(status = resp.status.as_u16(), url = %RedactedUrl(&resp.url), "response");
-                Ok(resp)
+        let mut retried = false;
+        loop {
+            match self
+                .inner
+                .auth
+                .send(req.clone(), &self.inner.exchange)
+                .await
+            {
+                Ok(resp) => {
+                    tracing::trace!(status = resp.status.as_u16(), url = %RedactedUrl(&resp.url), "response");
+                    return Ok(resp);
+                }
+                Err(AuthError::Transport(e)) => match unbox_transport(e) {
+                    TransportError::Connect { stale: true, .. } if !retried => {
+                        // A keep-alive connection the server had already
+                        // closed (idle timeout, restart): nothing was
+                        // answered, so send again on a fresh connection.
+                        tracing::debug!(
+                            "pooled connection was closed by the server; retrying on a new one"
+                        );
+                        retried = true;
+                    }
+                    other => return Err(other),
+                },
+                Err(e) => return Err(TransportError::Auth(e)),
             }
-            Err(AuthError::Transport(e)) => Err(unbox_transport(e)),
-            Err(e) => Err(TransportError::Auth(e)),
         }
     }
 
@@ -201,7 +221,9 @@ fn describe_challenge(resp: &AuthResponse, configured: Option<&str>) -> String {
     match (configured, is_403) {
         (Some(s), true) => format!("{asked}; the configured {s} credentials lack permission"),
         (Some(s), false) => format!("{asked}; the configured {s} credentials were rejected"),
-        (None, _) => format!("{asked}; no auth is configured for this server (set \"auth\" or \"headers\")"),
+        (None, _) => {
+            format!("{asked}; no auth is configured for this server (set \"auth\" or \"headers\")")
+        }
     }
 }
 
@@ -255,7 +277,12 @@ impl Exchange for ReqwestExchange {
                 ))
             })
         });
-        Ok(AuthResponse::new(status, headers, url, Body::from_stream(stream)))
+        Ok(AuthResponse::new(
+            status,
+            headers,
+            url,
+            Body::from_stream(stream),
+        ))
     }
 }
 
@@ -264,8 +291,39 @@ fn map_reqwest(url: &Url, e: reqwest::Error) -> TransportError {
     TransportError::Connect {
         url: RedactedUrl(url).to_string(),
         reason,
+        stale: is_stale_connection(&e),
         source: Box::new(e.without_url()),
     }
+}
+
+/// Whether a request failed because a reused connection was already closed
+/// (the server never answered), as opposed to a refused connection or a
+/// timeout.
+fn is_stale_connection(e: &reqwest::Error) -> bool {
+    if e.is_connect() || e.is_timeout() {
+        return false;
+    }
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() {
+                return true;
+            }
+        }
+        src = s.source();
+    }
+    false
 }
 
 /// A short human reason from a reqwest error, without its URL.

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::Method;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use mcpkey_auth::{RedactedUrl, RequestKind, redact::origin_string};
 use tokio::task::JoinHandle;
 use url::Url;
@@ -48,7 +48,13 @@ impl LegacySse {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         let resp = core
-            .send(RequestKind::LegacySseGet, Method::GET, url, headers, Bytes::new())
+            .send(
+                RequestKind::LegacySseGet,
+                Method::GET,
+                url,
+                headers,
+                Bytes::new(),
+            )
             .await?;
         if !resp.status.is_success() {
             return Err(core.status_error(&Method::GET, resp).await);
@@ -57,7 +63,10 @@ impl LegacySse {
             return Err(TransportError::Protocol(format!(
                 "GET {} did not open an event stream (content type {:?})",
                 RedactedUrl(url),
-                resp.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("none")
+                resp.headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
             )));
         }
         let (_, _, _, body) = resp.into_parts();
@@ -107,12 +116,23 @@ impl LegacySse {
     async fn post(&self, body: Bytes) -> Result<(), TransportError> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(v) = self.protocol_version.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        if let Some(v) = self
+            .protocol_version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
             headers.insert(PROTOCOL_VERSION, v);
         }
         let resp = self
             .core
-            .send(RequestKind::LegacyPost, Method::POST, &self.endpoint, headers, body)
+            .send(
+                RequestKind::LegacyPost,
+                Method::POST,
+                &self.endpoint,
+                headers,
+                body,
+            )
             .await?;
         if resp.status.is_success() {
             resp.discard().await;
@@ -127,7 +147,8 @@ async fn read_stream(mut reader: SseReader, pending: Arc<Pending>, inbound: Inbo
     while let Some(item) = reader.next().await {
         match item {
             Ok(SseItem::Event(ev)) => {
-                if ev.data.trim().is_empty() || ev.event.as_deref().is_some_and(|e| e != "message") {
+                if ev.data.trim().is_empty() || ev.event.as_deref().is_some_and(|e| e != "message")
+                {
                     continue;
                 }
                 match parse_incoming(ev.data.as_bytes()) {
@@ -178,7 +199,10 @@ impl Transport for Arc<LegacySse> {
 
     fn set_protocol_version(&self, version: &str) {
         if let Ok(v) = HeaderValue::from_str(version) {
-            *self.protocol_version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+            *self
+                .protocol_version
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(v);
         }
     }
 
@@ -203,7 +227,12 @@ impl Transport for Arc<LegacySse> {
 
 impl Drop for LegacySse {
     fn drop(&mut self) {
-        if let Some(h) = self.reader.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(h) = self
+            .reader
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             h.abort();
         }
     }

@@ -147,18 +147,30 @@ impl StreamableHttp {
         headers.extend(call.headers);
         let resp = self
             .core
-            .send(RequestKind::Post, Method::POST, &self.url, headers, call.body)
+            .send(
+                RequestKind::Post,
+                Method::POST,
+                &self.url,
+                headers,
+                call.body,
+            )
             .await?;
         let status = resp.status;
         if status.is_success() {
             self.capture_session(&resp);
             if content_type_is(&resp.headers, "text/event-stream") {
-                return self.read_post_stream(resp, call.id).await.map(PostOutcome::Response);
+                return self
+                    .read_post_stream(resp, call.id)
+                    .await
+                    .map(PostOutcome::Response);
             }
             if content_type_is(&resp.headers, "application/json") {
                 let (_, _, _, body) = resp.into_parts();
                 let bytes = self.core.read_body(body).await?;
-                return self.take_response(&bytes, call.id).await.map(PostOutcome::Response);
+                return self
+                    .take_response(&bytes, call.id)
+                    .await
+                    .map(PostOutcome::Response);
             }
             return Err(TransportError::Protocol(format!(
                 "the server answered a request with HTTP {} and content type {:?}; expected \
@@ -174,7 +186,9 @@ impl StreamableHttp {
             resp.discard().await;
             return Err(TransportError::SessionExpired);
         }
-        Ok(PostOutcome::Status(self.core.status_error(&Method::POST, resp).await))
+        Ok(PostOutcome::Status(
+            self.core.status_error(&Method::POST, resp).await,
+        ))
     }
 
     fn capture_session(&self, resp: &AuthResponse) {
@@ -195,7 +209,8 @@ impl StreamableHttp {
     }
 
     async fn take_response(&self, bytes: &[u8], id: i64) -> Result<RpcResult, TransportError> {
-        let messages = parse_incoming(bytes).map_err(|e| TransportError::Protocol(e.to_string()))?;
+        let messages =
+            parse_incoming(bytes).map_err(|e| TransportError::Protocol(e.to_string()))?;
         let mut found = None;
         for m in messages {
             if found.is_none() && m.response_id() == Some(id) {
@@ -282,15 +297,28 @@ impl StreamableHttp {
             }
             resumes += 1;
             let wait = retry.unwrap_or(DEFAULT_RETRY);
-            tracing::debug!(?wait, attempt = resumes, "resuming the response stream with Last-Event-ID");
+            tracing::debug!(
+                ?wait,
+                attempt = resumes,
+                "resuming the response stream with Last-Event-ID"
+            );
             tokio::time::sleep(wait).await;
             let (mut headers, _) = self.headers(ACCEPT_SSE, false);
-            if let Some(l) = last_id.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+            if let Some(l) = last_id
+                .as_deref()
+                .and_then(|l| HeaderValue::from_str(l).ok())
+            {
                 headers.insert(LAST_EVENT_ID, l);
             }
             let resp = self
                 .core
-                .send(RequestKind::ResumeGet, Method::GET, &self.url, headers, Bytes::new())
+                .send(
+                    RequestKind::ResumeGet,
+                    Method::GET,
+                    &self.url,
+                    headers,
+                    Bytes::new(),
+                )
                 .await?;
             if !resp.status.is_success() || !content_type_is(&resp.headers, "text/event-stream") {
                 return Err(self.core.status_error(&Method::GET, resp).await);
@@ -329,14 +357,20 @@ impl StreamableHttp {
         let mut failures = 0u32;
         while !self.closed.load(Ordering::Acquire) {
             let (mut headers, _) = self.headers(ACCEPT_SSE, false);
-            let kind = match last_id.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+            let kind = match last_id
+                .as_deref()
+                .and_then(|l| HeaderValue::from_str(l).ok())
+            {
                 Some(l) => {
                     headers.insert(LAST_EVENT_ID, l);
                     RequestKind::ResumeGet
                 }
                 None => RequestKind::StreamGet,
             };
-            let sent = self.core.send(kind, Method::GET, &self.url, headers, Bytes::new()).await;
+            let sent = self
+                .core
+                .send(kind, Method::GET, &self.url, headers, Bytes::new())
+                .await;
             if let Some(r) = ready.take() {
                 let _ = r.send(());
             }
@@ -365,7 +399,9 @@ impl StreamableHttp {
                                             self.deliver(m).await;
                                         }
                                     }
-                                    Err(e) => tracing::warn!(error = %e, "ignoring an unparseable SSE event on the GET stream"),
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "ignoring an unparseable SSE event on the GET stream")
+                                    }
                                 }
                             }
                             Err(e) => {
@@ -430,14 +466,23 @@ impl Transport for Arc<StreamableHttp> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(h) = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(h) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             h.abort();
         }
         let (headers, has_session) = self.headers(ACCEPT_BOTH, false);
         if has_session && self.is_legacy() {
-            let del = self
-                .core
-                .send(RequestKind::Delete, Method::DELETE, &self.url, headers, Bytes::new());
+            let del = self.core.send(
+                RequestKind::Delete,
+                Method::DELETE,
+                &self.url,
+                headers,
+                Bytes::new(),
+            );
             match tokio::time::timeout(Duration::from_secs(2), del).await {
                 Ok(Ok(resp)) => {
                     tracing::debug!(status = resp.status.as_u16(), "session DELETE answered");
@@ -456,7 +501,12 @@ impl Transport for Arc<StreamableHttp> {
 
 impl Drop for StreamableHttp {
     fn drop(&mut self) {
-        if let Some(h) = self.listener.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(h) = self
+            .listener
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             h.abort();
         }
     }

@@ -1,0 +1,19 @@
+//! Interoperability and fault tests against MCP peers nobody here wrote
+//! (`@modelcontextprotocol/server-everything` from npm, a server on the
+//! official Python SDK from PyPI) and against our own misbehaving servers.
+//! Peers come from `scripts/install-peers.sh`.
+
+mod support;
+
+/// Cancellation, notifications and callbacks end to end.
+mod callbacks;
+/// The multi-server client.
+mod client;
+/// Which server sees which client: era detection and transport fallback.
+mod fallback;
+/// Streamable HTTP in both eras.
+mod http;
+/// Legacy HTTP+SSE.
+mod sse;
+/// stdio servers, well-behaved and not.
+mod stdio;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test run: installs the peers, builds, runs every Rust test
+# (unit, doc, integration against real peers, examples compile), then the
+# official conformance suite. This is what README's test command and
+# .ci/run call.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/install-peers.sh
+
+echo "== format and lints" >&2
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+echo "== tests" >&2
+# Release mode: the conformance client and the tests share one build.
+cargo test --release --workspace --all-targets --locked
+cargo test --release --workspace --doc --locked
+
+echo "== conformance suite" >&2
+cargo build --release --locked -p mcpkey-conformance
+bash scripts/conformance.sh
