@@ -27,15 +27,15 @@ pub async fn run(cli: Cli) -> u8 {
     if let Command::Servers = cli.command {
         return servers(&config, cli.json);
     }
-    if let Some(t) = cli.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            output::print_message_error(
-                cli.json,
-                "--timeout must be a positive number of seconds",
-                1,
-            );
-            return 1;
-        }
+    if let Some(t) = cli.timeout
+        && !(t.is_finite() && t > 0.0)
+    {
+        output::print_message_error(
+            cli.json,
+            "--timeout must be a positive number of seconds",
+            1,
+        );
+        return 1;
     }
     let mut builder = Client::builder().config(config);
     if cli.accept_defaults {
@@ -361,13 +361,13 @@ pub(crate) fn parse_args(
     }
     let mut out = Map::new();
     for a in raw {
-        if let Some((k, v)) = a.split_once(":=") {
-            if !k.contains('=') {
-                let parsed = serde_json::from_str(v)
-                    .map_err(|e| format!("argument {k}: {v:?} is not valid JSON: {e}"))?;
-                out.insert(k.to_owned(), parsed);
-                continue;
-            }
+        if let Some((k, v)) = a.split_once(":=")
+            && !k.contains('=')
+        {
+            let parsed = serde_json::from_str(v)
+                .map_err(|e| format!("argument {k}: {v:?} is not valid JSON: {e}"))?;
+            out.insert(k.to_owned(), parsed);
+            continue;
         }
         let Some((k, v)) = a.split_once('=') else {
             return Err(format!(

@@ -157,10 +157,10 @@ pub fn call_result(r: &CallToolResult) {
     for c in &content {
         content_value(c);
     }
-    if content.is_empty() {
-        if let Some(s) = &r.structured_content {
-            println!("{}", serde_json::to_string_pretty(s).unwrap_or_default());
-        }
+    if content.is_empty()
+        && let Some(s) = &r.structured_content
+    {
+        println!("{}", serde_json::to_string_pretty(s).unwrap_or_default());
     }
 }
 

@@ -78,7 +78,7 @@ fn list_attempts(a: &[Attempt]) -> String {
 pub struct Error {
     server: String,
     step: String,
-    kind: ErrorKind,
+    kind: Box<ErrorKind>,
 }
 
 impl Error {
@@ -90,7 +90,7 @@ impl Error {
         Self {
             server: server.into(),
             step: step.into(),
-            kind: kind.into(),
+            kind: Box::new(kind.into()),
         }
     }
 
@@ -111,17 +111,17 @@ impl Error {
 
     /// The JSON-RPC error the server returned, if that is what happened.
     pub fn rpc_error(&self) -> Option<&RpcError> {
-        match &self.kind {
+        match self.kind.as_ref() {
             ErrorKind::Server(e) => Some(e),
             ErrorKind::Transport(TransportError::HttpStatus { rpc_error, .. }) => {
-                rpc_error.as_ref()
+                rpc_error.as_deref()
             }
             _ => None,
         }
     }
 
     fn transports(&self) -> Vec<&TransportError> {
-        match &self.kind {
+        match self.kind.as_ref() {
             ErrorKind::Transport(t) => vec![t],
             ErrorKind::Attempts(a) => a.iter().map(|x| &x.error).collect(),
             _ => Vec::new(),
@@ -135,7 +135,7 @@ impl Error {
 
     /// Whether the server could not be reached (or its process is gone).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Timeout(_))
+        matches!(*self.kind, ErrorKind::Timeout(_))
             || (!self.transports().is_empty()
                 && self.transports().iter().all(|t| t.is_unreachable()))
     }
@@ -143,7 +143,7 @@ impl Error {
     /// mcpkey's exit code for this error: 1 config, 2 protocol or other,
     /// 3 authentication, 4 unreachable.
     pub fn exit_code(&self) -> u8 {
-        match &self.kind {
+        match self.kind.as_ref() {
             ErrorKind::Config(_) | ErrorKind::UnknownServer { .. } | ErrorKind::Disabled => 1,
             ErrorKind::Transport(TransportError::Auth(mcpkey_auth::AuthError::InsecureHttp {
                 ..
@@ -184,7 +184,7 @@ impl Error {
                 _ => {}
             }
         }
-        match &self.kind {
+        match self.kind.as_ref() {
             ErrorKind::Timeout(_) => Some(
                 "raise the timeout (--timeout, or \"timeout\"/\"request_timeout\" in the config)"
                     .into(),
@@ -196,7 +196,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let ErrorKind::Config(c) = &self.kind {
+        if let ErrorKind::Config(c) = self.kind.as_ref() {
             // Config errors already name the server and the key.
             return write!(f, "{c}");
         }
@@ -210,7 +210,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.kind)
+        std::error::Error::source(self.kind.as_ref())
     }
 }
 

@@ -54,3 +54,7 @@ pub use transport::TransportKind;
 pub use mcpkey_auth as auth;
 /// The official MCP model types (the `rmcp` crate's `model` module).
 pub use rmcp::model;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

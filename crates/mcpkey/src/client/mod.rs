@@ -28,7 +28,7 @@ enum Entry {
     /// Resolved on first use, so a missing variable of one server does not
     /// stop the others.
     FromConfig(Arc<Config>),
-    Ready(ServerConfig),
+    Ready(Box<ServerConfig>),
 }
 
 struct Slot {
@@ -168,7 +168,7 @@ impl ClientBuilder {
             slots.insert(
                 name,
                 Slot {
-                    entry: Entry::Ready(cfg),
+                    entry: Entry::Ready(Box::new(cfg)),
                     session: tokio::sync::Mutex::new(None),
                 },
             );
@@ -211,7 +211,7 @@ impl Client {
     pub fn server_config(&self, name: &str) -> Result<(ServerConfig, Vec<String>), Error> {
         let slot = self.slot(name)?;
         match &slot.entry {
-            Entry::Ready(c) => Ok((c.clone(), Vec::new())),
+            Entry::Ready(c) => Ok((c.as_ref().clone(), Vec::new())),
             Entry::FromConfig(cfg) => cfg.resolve(name).map_err(|e: ConfigError| {
                 Error::new(name, "reading the config", ErrorKind::Config(e))
             }),
@@ -236,10 +236,10 @@ impl Client {
     pub async fn session(&self, name: &str) -> Result<Session, Error> {
         let slot = self.slot(name)?;
         let mut guard = slot.session.lock().await;
-        if let Some(s) = guard.as_ref() {
-            if !s.is_closed() {
-                return Ok(s.clone());
-            }
+        if let Some(s) = guard.as_ref()
+            && !s.is_closed()
+        {
+            return Ok(s.clone());
         }
         let (cfg, warnings) = self.server_config(name)?;
         for w in warnings {
@@ -260,15 +260,12 @@ impl Client {
             .insert(name.to_owned(), memo);
         if let (Some(level), crate::session::Era::Legacy) =
             (&self.inner.opts.log_level, session.details().era)
+            && session.details().capabilities.logging.is_some()
+            && let Err(e) = session
+                .request_raw("logging/setLevel", Some(json!({ "level": level })))
+                .await
         {
-            if session.details().capabilities.logging.is_some() {
-                if let Err(e) = session
-                    .request_raw("logging/setLevel", Some(json!({ "level": level })))
-                    .await
-                {
-                    tracing::warn!(server = %name, error = %e, "could not set the server's log level");
-                }
-            }
+            tracing::warn!(server = %name, error = %e, "could not set the server's log level");
         }
         *guard = Some(session.clone());
         Ok(session)

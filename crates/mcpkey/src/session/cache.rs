@@ -16,15 +16,16 @@ use serde_json::value::RawValue;
 /// Most entries kept; the oldest are dropped beyond it.
 const MAX_ENTRIES: usize = 512;
 
+/// (method, cursor or uri) → (expiry, raw result).
+type Entries = HashMap<(String, String), (Instant, Box<RawValue>)>;
+
 #[derive(Default)]
 pub(crate) struct Cache {
-    entries: Mutex<HashMap<(String, String), (Instant, Box<RawValue>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl Cache {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, Box<RawValue>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 

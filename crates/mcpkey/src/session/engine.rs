@@ -123,10 +123,10 @@ impl Engine {
             "resources/read" => Some("uri"),
             _ => None,
         };
-        if let Some(k) = name_key {
-            if let Some(Value::String(v)) = params.and_then(|p| p.get(k)) {
-                h.insert(MCP_NAME, encode_value(v));
-            }
+        if let Some(k) = name_key
+            && let Some(Value::String(v)) = params.and_then(|p| p.get(k))
+        {
+            h.insert(MCP_NAME, encode_value(v));
         }
         for (k, v) in extra {
             h.insert(k.clone(), v.clone());
@@ -172,14 +172,15 @@ impl Engine {
             match outcome {
                 Ok(Ok(raw)) => return Ok(raw),
                 Ok(Err(rpc)) => {
-                    if self.era == Era::Modern && !version_retry {
-                        if let Some(v) = supported_modern_version(&rpc) {
-                            tracing::debug!(server = %self.shared.name, version = %v, "server asked for another protocol version; retrying");
-                            *self.version.lock().unwrap_or_else(|e| e.into_inner()) = v.clone();
-                            self.shared.transport.set_protocol_version(&v);
-                            version_retry = true;
-                            continue;
-                        }
+                    if self.era == Era::Modern
+                        && !version_retry
+                        && let Some(v) = supported_modern_version(&rpc)
+                    {
+                        tracing::debug!(server = %self.shared.name, version = %v, "server asked for another protocol version; retrying");
+                        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = v.clone();
+                        self.shared.transport.set_protocol_version(&v);
+                        version_retry = true;
+                        continue;
                     }
                     return Err(ErrorKind::Server(rpc));
                 }
@@ -218,7 +219,7 @@ impl Engine {
                 }) if self.era == Era::Modern => {
                     // Modern servers answer failed requests with a 4xx and a
                     // JSON-RPC error body: that is the server's answer.
-                    return Err(ErrorKind::Server(rpc));
+                    return Err(ErrorKind::Server(*rpc));
                 }
                 Err(e) => return Err(ErrorKind::Transport(e)),
             }

@@ -25,14 +25,15 @@ pub(crate) fn encode_value(s: &str) -> HeaderValue {
     if s.is_empty() {
         return HeaderValue::from_static("");
     }
-    let plain_ok = s.bytes().all(|b| b == b'\t' || (0x20..=0x7e).contains(&b))
-        && !s.starts_with([' ', '\t'])
-        && !s.ends_with([' ', '\t'])
-        && !(s.starts_with("=?base64?") && s.ends_with("?="));
-    if plain_ok {
-        if let Ok(v) = HeaderValue::from_str(s) {
-            return v;
-        }
+    // Visible ASCII and inner spaces only: control characters (tab included),
+    // non-ASCII, edge whitespace and the sentinel itself are encoded.
+    let sentinel = s.starts_with("=?base64?") && s.ends_with("?=");
+    let plain_ok = s.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !sentinel;
+    if plain_ok && let Ok(v) = HeaderValue::from_str(s) {
+        return v;
     }
     let encoded = format!("=?base64?{}?=", STANDARD.encode(s.as_bytes()));
     // Base64 output is always a valid header value.

@@ -60,7 +60,7 @@ pub struct CallOptions {
     /// Overrides the server's request timeout for this call.
     pub timeout: Option<Duration>,
     /// Receives `notifications/progress` for this call.
-    pub progress: Option<Arc<dyn Fn(&ProgressNotificationParam) + Send + Sync>>,
+    pub progress: Option<dispatch::ProgressFn>,
 }
 
 impl CallOptions {
@@ -402,11 +402,7 @@ impl Session {
                 .await
             {
                 Ok((raw, _)) => return self.parse(&step, &raw),
-                Err(ErrorKind::Transport(crate::transport::TransportError::HttpStatus {
-                    rpc_error: Some(rpc),
-                    ..
-                }))
-                | Err(ErrorKind::Server(rpc))
+                Err(ErrorKind::Server(rpc))
                     if rpc.code == codes::HEADER_MISMATCH && !refreshed && engine.http_headers =>
                 {
                     // The tool's x-mcp-header annotations changed (or were

@@ -60,7 +60,7 @@ pub enum TransportError {
         /// Short description from the body (JSON-RPC error message, or text).
         detail: String,
         /// The JSON-RPC error in the body, if there was one.
-        rpc_error: Option<RpcError>,
+        rpc_error: Option<Box<RpcError>>,
     },
 
     /// The server demands authentication that the configured auth did not

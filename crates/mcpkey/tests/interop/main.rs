@@ -3,6 +3,8 @@
 //! official Python SDK from PyPI) and against our own misbehaving servers.
 //! Peers come from `scripts/install-peers.sh`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
 mod support;
 
 /// Cancellation, notifications and callbacks end to end.

@@ -172,10 +172,7 @@ pub fn stdio_fault(mode: &str) -> ServerConfig {
 /// Whether a process is alive (and not a zombie).
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .split_whitespace()
-            .nth(2)
-            .is_some_and(|state| state == "Z"),
+        Ok(s) => s.split_whitespace().nth(2).is_none_or(|state| state != "Z"),
         Err(_) => false,
     }
 }

@@ -159,7 +159,7 @@ impl HttpCore {
         let is_json = content_type_is(&resp.headers, "application/json");
         let body = resp.bytes(MAX_ERROR_BODY).await.unwrap_or_default();
         let rpc_error = if is_json || body.first() == Some(&b'{') {
-            rpc_error_in(&body)
+            rpc_error_in(&body).map(Box::new)
         } else {
             None
         };
@@ -305,21 +305,21 @@ fn is_stale_connection(e: &reqwest::Error) -> bool {
     }
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if matches!(
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::BrokenPipe
                     | std::io::ErrorKind::ConnectionAborted
                     | std::io::ErrorKind::UnexpectedEof
-            ) {
-                return true;
-            }
+            )
+        {
+            return true;
         }
-        if let Some(h) = s.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() {
-                return true;
-            }
+        if let Some(h) = s.downcast_ref::<hyper::Error>()
+            && (h.is_incomplete_message() || h.is_canceled())
+        {
+            return true;
         }
         src = s.source();
     }

@@ -73,11 +73,10 @@ impl LegacySse {
         let mut reader = SseReader::new(body, core.settings().max_message_bytes);
         let endpoint = tokio::time::timeout(timeout, async {
             while let Some(item) = reader.next().await {
-                if let SseItem::Event(ev) = item? {
-                    if ev.event.as_deref() == Some("endpoint") {
+                if let SseItem::Event(ev) = item?
+                    && ev.event.as_deref() == Some("endpoint") {
                         return Ok(ev.data);
                     }
-                }
             }
             Err(TransportError::Protocol(
                 "the SSE stream ended before its `endpoint` event".into(),

@@ -138,16 +138,15 @@ impl SseDecoder {
                 }
             }
             b"event" => self.event = value.into_owned(),
-            b"id" => {
-                if !value.contains('\0') {
-                    self.id = Some(value.into_owned());
-                }
+            b"id" if !value.contains('\0') => {
+                self.id = Some(value.into_owned());
             }
             b"retry" => {
-                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-                    if let Ok(ms) = value.parse::<u64>() {
-                        out.push(SseItem::Retry(ms));
-                    }
+                if !value.is_empty()
+                    && value.bytes().all(|b| b.is_ascii_digit())
+                    && let Ok(ms) = value.parse::<u64>()
+                {
+                    out.push(SseItem::Retry(ms));
                 }
             }
             _ => {}
