@@ -8,7 +8,9 @@ sessions for 2025-11-25 and older.
 
 Tools: echo, add, slow (progress), ask_name / count_roots / ask_llm
 (elicitation, roots, sampling: input_required rounds on 2026-07-28, server
-requests on legacy sessions), log_message (server log notification), pid.
+requests on legacy sessions), log_message (server log notification), seen
+(request counts), change_tools / touch (change notifications), pid.
+tools/list carries ttlMs 60000.
 Resources: 7 static ones, served 3 per page to exercise pagination.
 """
 
@@ -23,7 +25,7 @@ from typing import Annotated
 from mcp_types import CreateMessageResult, ListRootsResult, SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 
-from mcp.server import MCPServer
+from mcp.server import CacheHint, MCPServer
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.resolve import ListRoots, Sample
 
@@ -50,11 +52,24 @@ class Paginate:
         return data
 
 
+class Count:
+    """Count requests per method, so tests can see what reached the server."""
+
+    seen: dict = {}
+
+    async def __call__(self, ctx, call_next):
+        if ctx.request_id is not None:
+            Count.seen[ctx.method] = Count.seen.get(ctx.method, 0) + 1
+        return await call_next(ctx)
+
+
 mcp = MCPServer(
     "py-peer",
     version="0.1.0",
     instructions="Python SDK test peer for mcpkey",
-    middleware=[Paginate()],
+    middleware=[Count(), Paginate()],
+    # tools/list is fresh for a minute: clients may serve it from cache.
+    cache_hints={"tools/list": CacheHint(ttl_ms=60_000, scope="public")},
 )
 
 
@@ -122,6 +137,26 @@ async def log_message(message: str, ctx: Context = None) -> str:  # type: ignore
     """Send `message` as a server log notification, then return."""
     await ctx.info(message)
     return "logged"
+
+
+@mcp.tool()
+def seen(method: str) -> int:
+    """How many `method` requests reached this server."""
+    return Count.seen.get(method, 0)
+
+
+@mcp.tool()
+async def change_tools(ctx: Context = None) -> str:  # type: ignore[assignment]
+    """Announce that the tool list changed (notifications/tools/list_changed)."""
+    await ctx.notify_tools_changed()
+    return "announced"
+
+
+@mcp.tool()
+async def touch(uri: str, ctx: Context = None) -> str:  # type: ignore[assignment]
+    """Announce that a resource changed (notifications/resources/updated)."""
+    await ctx.notify_resource_updated(uri)
+    return "touched"
 
 
 @mcp.tool()

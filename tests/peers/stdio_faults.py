@@ -5,6 +5,8 @@
   python stdio_faults.py flood     writes megabytes to stderr, then serves normally
   python stdio_faults.py garbage   prints non-JSON lines on stdout, then serves
   python stdio_faults.py crash     serves, but dies in the middle of tools/call
+  python stdio_faults.py record    serves, appending every message it receives
+                                   to $FAULT_LOG; tool `wait` never answers
 
 "Serves" means a minimal legacy server: initialize, tools/list (tool echo),
 tools/call echo; unknown methods get -32601. The pid of any grandchild is
@@ -28,12 +30,15 @@ def reply(msg_id, result=None, error=None):
     sys.stdout.flush()
 
 
-def serve(crash_on_call=False):
+def serve(crash_on_call=False, record=None):
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         msg = json.loads(line)
+        if record:
+            with open(record, "a") as f:
+                f.write(json.dumps(msg) + "\n")
         method, mid = msg.get("method"), msg.get("id")
         if mid is None:
             continue
@@ -47,6 +52,8 @@ def serve(crash_on_call=False):
                 sys.stderr.write("panic: something broke while calling the tool\n")
                 sys.stderr.flush()
                 os._exit(70)
+            if msg["params"].get("name") == "wait":
+                continue
             text = json.dumps(msg["params"].get("arguments", {}))
             reply(mid, {"content": [{"type": "text", "text": text}]})
         else:
@@ -83,6 +90,8 @@ def main():
         serve()
     if mode == "crash":
         serve(crash_on_call=True)
+    if mode == "record":
+        serve(record=os.environ["FAULT_LOG"])
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ pub use client::handler::{
 pub use client::{Client, ClientBuilder, ConnectReport};
 pub use config::{Config, ConfigError, HttpTransport, ProtocolPin, ServerConfig};
 pub use error::{Attempt, Error, ErrorKind, Result};
-pub use session::{CallOptions, Era, ServerDetails, Session};
+pub use session::{CallOptions, Era, ServerDetails, Session, Subscribe, Subscription};
 pub use transport::TransportKind;
 
 /// The authentication seam (the `mcpkey-auth` crate).

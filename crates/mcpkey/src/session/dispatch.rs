@@ -29,6 +29,9 @@ pub(crate) struct Shared {
     pub handlers: Handlers,
     pub cache: Cache,
     pub progress: Mutex<HashMap<String, ProgressFn>>,
+    /// Subscriptions waiting for `notifications/subscriptions/acknowledged`,
+    /// by the id of their `subscriptions/listen` request.
+    pub acks: Mutex<HashMap<i64, tokio::sync::oneshot::Sender<Value>>>,
 }
 
 /// Runs until the transport's inbound queue closes.
@@ -63,6 +66,19 @@ pub(crate) fn spawn(shared: Arc<Shared>, mut rx: mpsc::Receiver<Incoming>) -> Jo
 }
 
 fn notify(shared: &Shared, method: &str, params: Value) {
+    if method == "notifications/subscriptions/acknowledged" {
+        if let Some((id, ack)) = super::subscribe::parse_ack(&params) {
+            let waiter = shared
+                .acks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            if let Some(w) = waiter {
+                let _ = w.send(ack);
+            }
+        }
+        return;
+    }
     match method {
         "notifications/tools/list_changed" => shared.cache.invalidate("tools/list", None),
         "notifications/prompts/list_changed" => shared.cache.invalidate("prompts/list", None),

@@ -73,7 +73,10 @@ impl Engine {
 
     /// The modern `_meta` fields, merged into `params` (ours win for the
     /// protocol keys; other keys such as `progressToken` are kept).
-    fn with_meta(&self, params: Option<Map<String, Value>>) -> Option<Map<String, Value>> {
+    pub(crate) fn with_meta(
+        &self,
+        params: Option<Map<String, Value>>,
+    ) -> Option<Map<String, Value>> {
         if self.era != Era::Modern {
             return params;
         }
@@ -107,7 +110,7 @@ impl Engine {
         Some(p)
     }
 
-    fn headers(
+    pub(crate) fn headers(
         &self,
         method: &str,
         params: Option<&Map<String, Value>>,

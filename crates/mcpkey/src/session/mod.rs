@@ -7,6 +7,7 @@ pub(crate) mod dispatch;
 mod engine;
 pub(crate) mod handshake;
 pub(crate) mod headers;
+mod subscribe;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,7 @@ use tokio::task::JoinHandle;
 use engine::Engine;
 pub use engine::Era;
 use headers::{HeaderParam, header_params, param_headers};
+pub use subscribe::{Subscribe, Subscription};
 
 use crate::error::{Error, ErrorKind};
 use crate::transport::TransportKind;

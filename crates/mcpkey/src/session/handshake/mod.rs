@@ -147,6 +147,7 @@ async fn connect_inner(
         handlers: opts.handlers.clone(),
         cache: Default::default(),
         progress: Default::default(),
+        acks: Default::default(),
     });
     let dispatcher = dispatch::spawn(Arc::clone(&shared), rx);
     let memo = Memo {
