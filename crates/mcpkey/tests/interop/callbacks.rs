@@ -223,8 +223,10 @@ async fn list_cache_honours_ttl_and_change_notifications_on_modern() {
     client.close().await;
 }
 
+type Recorded = Arc<Mutex<Vec<String>>>;
+
 fn updates_recorder() -> (
-    Arc<Mutex<Vec<String>>>,
+    Recorded,
     impl Fn(&str, &Notification) + Send + Sync + 'static,
 ) {
     let updated: Arc<Mutex<Vec<String>>> = Arc::default();
