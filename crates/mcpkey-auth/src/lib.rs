@@ -40,5 +40,13 @@ pub use error::{AuthError, BoxError};
 pub use redact::RedactedUrl;
 pub use request::{AuthRequest, RequestKind};
 pub use response::{AuthResponse, Body};
+pub use schemes::api_key::ApiKey;
+pub use schemes::basic::Basic;
 pub use schemes::bearer::Bearer;
+#[cfg(feature = "command")]
+pub use schemes::command::CommandHeaders;
+pub use schemes::digest::Digest;
+pub use schemes::multi_header::MultiHeader;
+pub use schemes::query_param::QueryParam;
+pub use schemes::signature::{Signature, SignedPart};
 pub use secret::{ExposeSecret, SecretString};

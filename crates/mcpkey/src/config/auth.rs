@@ -1,14 +1,28 @@
 //! The `auth` field of a server entry → an [`Auth`](mcpkey_auth::Auth).
 //!
-//! | value | meaning |
+//! | value | scheme |
 //! |---|---|
 //! | `"TOKEN"` | bearer token |
 //! | `false`, `{"type":"none"}` | no authentication, explicitly |
 //! | `{"type":"bearer","token":"..."}` | bearer token |
+//! | `{"type":"basic","username":"...","password":"..."}` | HTTP Basic (RFC 7617) |
+//! | `{"type":"digest","username":"...","password":"..."}` | HTTP Digest (RFC 7616) |
+//! | `{"type":"api_key","api_key":"...","header_name":"X-API-Key"}` | key in a header |
+//! | `{"type":"query_param","api_key":"...","param_name":"api_key"}` | key in the query string |
+//! | `{"type":"signature","api_key":"...","api_secret":"..."}` | HMAC-SHA256 request signature |
+//! | `{"type":"multi_header","headers":{"X-API-Key":"...","X-Tenant-ID":"..."}}` | several headers |
+//! | `{"type":"command","command":"...","args":[...]}` | headers printed by a helper program |
+//! | `[ {...}, {...} ]` | several schemes, applied in order |
+//!
+//! Every string has already been through `${...}` interpolation.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use mcpkey_auth::{Bearer, SecretString};
+use mcpkey_auth::{
+    ApiKey, Auth, AuthError, Basic, Bearer, Chain, CommandHeaders, Digest, MultiHeader, QueryParam,
+    SecretString, Signature, SignedPart,
+};
 use serde_json::{Map, Value};
 
 use super::ConfigError;
@@ -16,70 +30,275 @@ use super::server::AuthSetting;
 
 /// Builds the auth of server `server` from its (already interpolated) value.
 pub(crate) fn from_value(server: &str, value: &Value) -> Result<AuthSetting, ConfigError> {
-    let invalid = |key: &str, message: String| ConfigError::Invalid {
-        server: server.to_owned(),
-        key: key.to_owned(),
-        message,
-    };
+    let b = Builder { server };
     match value {
         Value::Null => Ok(AuthSetting::Unset),
         Value::Bool(false) => Ok(AuthSetting::Disabled),
-        Value::Bool(true) => Err(invalid(
+        Value::Bool(true) => Err(b.invalid(
             "auth",
-            "`true` is not an auth; give a token string or an object with a \"type\"".into(),
+            "`true` is not an auth; give a token string or an object with a \"type\"",
         )),
-        Value::String(token) => bearer(server, "auth", token),
-        Value::Object(obj) => from_object(server, obj),
-        _ => Err(invalid(
-            "auth",
-            "expected a token string, false, or an object with a \"type\"".into(),
-        )),
-    }
-}
-
-fn from_object(server: &str, obj: &Map<String, Value>) -> Result<AuthSetting, ConfigError> {
-    let kind = obj.get("type").and_then(Value::as_str);
-    let field = |name: &str| -> Result<&str, ConfigError> {
-        obj.get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| ConfigError::Invalid {
-                server: server.to_owned(),
-                key: format!("auth.{name}"),
-                message: format!("missing string field `{name}`"),
-            })
-    };
-    match kind {
-        Some("none") => Ok(AuthSetting::Disabled),
-        Some("bearer") => bearer(server, "auth.token", field("token")?),
-        Some(other) => Err(ConfigError::Invalid {
-            server: server.to_owned(),
-            key: "auth.type".into(),
-            message: format!("unknown auth type {other:?}; supported: \"bearer\", \"none\""),
-        }),
-        None => Err(ConfigError::Invalid {
-            server: server.to_owned(),
-            key: "auth".into(),
-            message: "an auth object needs a \"type\" (for example {\"type\":\"bearer\",\"token\":\"${TOKEN}\"})".into(),
-        }),
-    }
-}
-
-fn bearer(server: &str, key: &str, token: &str) -> Result<AuthSetting, ConfigError> {
-    if token.trim().is_empty() {
-        return Err(ConfigError::Invalid {
-            server: server.to_owned(),
-            key: key.to_owned(),
-            message: "the bearer token is empty".into(),
-        });
-    }
-    let b = Bearer::try_new(SecretString::from(token.to_owned())).map_err(|_| {
-        ConfigError::Invalid {
-            server: server.to_owned(),
-            key: key.to_owned(),
-            message: "the token contains characters not allowed in an HTTP header".into(),
+        Value::String(token) => Ok(AuthSetting::Auth(b.bearer("auth", token)?)),
+        Value::Object(obj) => match b.object("auth", obj)? {
+            Some(a) => Ok(AuthSetting::Auth(a)),
+            None => Ok(AuthSetting::Disabled),
+        },
+        Value::Array(items) => {
+            let mut chain = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let key = format!("auth[{i}]");
+                let a = match item {
+                    Value::String(t) => Some(b.bearer(&key, t)?),
+                    Value::Object(o) => b.object(&key, o)?,
+                    _ => {
+                        return Err(b.invalid(
+                            &key,
+                            "expected a token string or an object with a \"type\"",
+                        ));
+                    }
+                };
+                chain.extend(a);
+            }
+            if chain.is_empty() {
+                return Ok(AuthSetting::Disabled);
+            }
+            Ok(AuthSetting::Auth(Arc::new(Chain::new(chain))))
         }
-    })?;
-    Ok(AuthSetting::Auth(Arc::new(b)))
+        Value::Number(_) => Err(b.invalid(
+            "auth",
+            "expected a token string, false, or an object with a \"type\"",
+        )),
+    }
+}
+
+struct Builder<'a> {
+    server: &'a str,
+}
+
+impl Builder<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            server: self.server.to_owned(),
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn scheme_err(&self, key: &str, e: AuthError) -> ConfigError {
+        self.invalid(key, e.to_string())
+    }
+
+    fn string<'o>(
+        &self,
+        obj: &'o Map<String, Value>,
+        key: &str,
+        name: &str,
+    ) -> Result<&'o str, ConfigError> {
+        match obj.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s),
+            Some(Value::String(_)) => Err(self.invalid(&format!("{key}.{name}"), "is empty")),
+            Some(_) => Err(self.invalid(&format!("{key}.{name}"), "must be a string")),
+            None => Err(self.invalid(key, format!("missing `{name}`"))),
+        }
+    }
+
+    fn opt_string<'o>(
+        &self,
+        obj: &'o Map<String, Value>,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<&'o str>, ConfigError> {
+        match obj.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(self.invalid(&format!("{key}.{name}"), "must be a string")),
+        }
+    }
+
+    fn secret(
+        &self,
+        obj: &Map<String, Value>,
+        key: &str,
+        name: &str,
+    ) -> Result<SecretString, ConfigError> {
+        Ok(SecretString::from(self.string(obj, key, name)?.to_owned()))
+    }
+
+    fn seconds(
+        &self,
+        obj: &Map<String, Value>,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Duration>, ConfigError> {
+        match obj.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(s) if s.is_finite() && (0.0..1e9).contains(&s) => {
+                    Ok(Some(Duration::from_secs_f64(s)))
+                }
+                _ => Err(self.invalid(&format!("{key}.{name}"), "must be a number of seconds")),
+            },
+        }
+    }
+
+    fn bearer(&self, key: &str, token: &str) -> Result<Arc<dyn Auth>, ConfigError> {
+        if token.trim().is_empty() {
+            return Err(self.invalid(key, "the bearer token is empty"));
+        }
+        let b = Bearer::try_new(SecretString::from(token.to_owned())).map_err(|_| {
+            self.invalid(
+                key,
+                "the token contains characters not allowed in an HTTP header",
+            )
+        })?;
+        Ok(Arc::new(b))
+    }
+
+    /// An auth object; `None` for an explicit "none".
+    fn object(
+        &self,
+        key: &str,
+        obj: &Map<String, Value>,
+    ) -> Result<Option<Arc<dyn Auth>>, ConfigError> {
+        let Some(kind) = obj.get("type").and_then(Value::as_str) else {
+            return Err(self.invalid(
+                key,
+                "an auth object needs a \"type\" (bearer, basic, digest, api_key, query_param, signature, multi_header, command or none)",
+            ));
+        };
+        let a: Arc<dyn Auth> = match kind.to_ascii_lowercase().replace('-', "_").as_str() {
+            "none" => return Ok(None),
+            "bearer" => self.bearer(&format!("{key}.token"), self.string(obj, key, "token")?)?,
+            "basic" => Arc::new(
+                Basic::new(
+                    self.string(obj, key, "username")?,
+                    self.secret(obj, key, "password")?,
+                )
+                .map_err(|e| self.scheme_err(key, e))?,
+            ),
+            "digest" => Arc::new(Digest::new(
+                self.string(obj, key, "username")?,
+                self.secret(obj, key, "password")?,
+            )),
+            "api_key" | "apikey" => {
+                let secret = self.secret(obj, key, "api_key")?;
+                let a = match self.opt_string(obj, key, "header_name")? {
+                    Some(h) => ApiKey::with_header(h, secret),
+                    None => ApiKey::new(secret),
+                };
+                Arc::new(a.map_err(|e| self.scheme_err(key, e))?)
+            }
+            "query_param" | "query" => {
+                let secret = self.secret(obj, key, "api_key")?;
+                Arc::new(match self.opt_string(obj, key, "param_name")? {
+                    Some(p) if !p.is_empty() => QueryParam::with_param(p, secret),
+                    Some(_) => return Err(self.invalid(&format!("{key}.param_name"), "is empty")),
+                    None => QueryParam::new(secret),
+                })
+            }
+            "signature" | "hmac" => Arc::new(self.signature(key, obj)?),
+            "multi_header" | "headers" => {
+                let Some(Value::Object(h)) = obj.get("headers") else {
+                    return Err(self.invalid(
+                        key,
+                        "missing `headers` (an object of header names and values)",
+                    ));
+                };
+                let mut pairs = Vec::new();
+                for (k, v) in h {
+                    let Value::String(s) = v else {
+                        return Err(self.invalid(&format!("{key}.headers.{k}"), "must be a string"));
+                    };
+                    pairs.push((k.clone(), SecretString::from(s.clone())));
+                }
+                Arc::new(MultiHeader::new(pairs).map_err(|e| self.scheme_err(key, e))?)
+            }
+            "command" => {
+                let command = self.string(obj, key, "command")?;
+                let args = match obj.get("args") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .map(|x| x.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            self.invalid(&format!("{key}.args"), "must be a list of strings")
+                        })?,
+                    Some(_) => {
+                        return Err(
+                            self.invalid(&format!("{key}.args"), "must be a list of strings")
+                        );
+                    }
+                };
+                let mut c = CommandHeaders::new(command, args);
+                if let Some(d) = self.seconds(obj, key, "cache_seconds")? {
+                    c = c.cache_for(d);
+                }
+                if let Some(d) = self.seconds(obj, key, "timeout")? {
+                    c = c.timeout(d);
+                }
+                Arc::new(c)
+            }
+            "oauth" => {
+                return Err(self.invalid(
+                    &format!("{key}.type"),
+                    "OAuth is not built into this mcpkey yet; use a bearer token or a \"command\" helper that prints one",
+                ));
+            }
+            other => {
+                return Err(self.invalid(
+                    &format!("{key}.type"),
+                    format!(
+                        "unknown auth type {other:?}; supported: bearer, basic, digest, api_key, query_param, signature, multi_header, command, none"
+                    ),
+                ));
+            }
+        };
+        Ok(Some(a))
+    }
+
+    fn signature(&self, key: &str, obj: &Map<String, Value>) -> Result<Signature, ConfigError> {
+        let mut s = Signature::new(
+            self.secret(obj, key, "api_key")?,
+            self.secret(obj, key, "api_secret")?,
+        )
+        .map_err(|e| self.scheme_err(key, e))?;
+        let names = [
+            self.opt_string(obj, key, "key_header")?,
+            self.opt_string(obj, key, "timestamp_header")?,
+            self.opt_string(obj, key, "signature_header")?,
+        ];
+        if names.iter().any(Option::is_some) {
+            s = s
+                .headers(
+                    names[0].unwrap_or("X-API-Key"),
+                    names[1].unwrap_or("X-Timestamp"),
+                    names[2].unwrap_or("X-Signature"),
+                )
+                .map_err(|e| self.scheme_err(key, e))?;
+        }
+        if let Some(parts) = obj.get("message") {
+            let list = parts
+                .as_array()
+                .ok_or_else(|| self.invalid(&format!("{key}.message"), "must be a list"))?;
+            let mut out = Vec::new();
+            for p in list {
+                let name = p.as_str().unwrap_or_default();
+                out.push(SignedPart::parse(name).ok_or_else(|| {
+                    self.invalid(
+                        &format!("{key}.message"),
+                        format!("unknown part {p}; use method, path, path_and_query, timestamp, body, body_sha256, api_key"),
+                    )
+                })?);
+            }
+            if out.is_empty() {
+                return Err(self.invalid(&format!("{key}.message"), "is empty"));
+            }
+            let sep = self.opt_string(obj, key, "separator")?.unwrap_or("");
+            s = s.message(out, sep);
+        }
+        Ok(s)
+    }
 }
 
 /// Whether a configured auth sets the `Authorization` header itself.
@@ -90,6 +309,7 @@ pub(crate) fn sets_authorization(value: &Value) -> bool {
             o.get("type").and_then(Value::as_str),
             Some("bearer" | "basic" | "digest" | "oauth")
         ),
+        Value::Array(items) => items.iter().any(sets_authorization),
         _ => false,
     }
 }

@@ -203,11 +203,17 @@ impl Config {
                     None => "unknown",
                 };
                 let target = if transport == "stdio" {
+                    let args: Vec<String> = raw
+                        .args
+                        .iter()
+                        .flatten()
+                        .map(|a| a.clone().into_string())
+                        .collect();
                     let mut parts = vec![raw.command.clone().unwrap_or_default()];
-                    parts.extend(raw.args.iter().flatten().map(|a| a.clone().into_string()));
+                    parts.extend(mask_args(&args));
                     parts.join(" ")
                 } else {
-                    url.map(mask_query).unwrap_or_default()
+                    url.map(mask_url).unwrap_or_default()
                 };
                 ServerSummary {
                     name: name.clone(),
@@ -220,9 +226,61 @@ impl Config {
     }
 }
 
-/// Masks query values in a URL template without parsing it (it may still
-/// contain `${...}`).
-fn mask_query(url: &str) -> String {
+/// Whether a flag name suggests its value is a credential.
+fn secret_flag(flag: &str) -> bool {
+    let f = flag.trim_start_matches('-').to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|n| f.contains(n))
+}
+
+/// Masks the values of credential-looking flags (`--api-key X`,
+/// `--token=X`) in a command line shown to people.
+fn mask_args(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            out.push("***".to_owned());
+            hide_next = false;
+            continue;
+        }
+        if a.starts_with('-') {
+            if let Some((flag, _)) = a.split_once('=') {
+                if secret_flag(flag) {
+                    out.push(format!("{flag}=***"));
+                    continue;
+                }
+            } else if secret_flag(a) {
+                hide_next = true;
+            }
+        }
+        out.push(a.clone());
+    }
+    out
+}
+
+/// Removes user-info and masks query values in a URL template without
+/// parsing it (it may still contain `${...}`).
+fn mask_url(url: &str) -> String {
+    let url = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
     match url.split_once('?') {
         None => url.to_owned(),
         Some((base, q)) => {

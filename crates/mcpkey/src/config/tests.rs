@@ -210,3 +210,82 @@ fn vscode_servers_key() {
     .unwrap();
     assert_eq!(cfg.server_names().collect::<Vec<_>>(), ["gh"]);
 }
+
+#[test]
+fn every_auth_form_resolves() {
+    let forms = [
+        r#""tok""#,
+        r#"false"#,
+        r#"{"type":"none"}"#,
+        r#"{"type":"bearer","token":"t"}"#,
+        r#"{"type":"basic","username":"u","password":"p"}"#,
+        r#"{"type":"digest","username":"u","password":"p"}"#,
+        r#"{"type":"api_key","api_key":"k"}"#,
+        r#"{"type":"api_key","api_key":"k","header_name":"Api-Key"}"#,
+        r#"{"type":"query_param","api_key":"k"}"#,
+        r#"{"type":"query_param","api_key":"k","param_name":"key"}"#,
+        r#"{"type":"signature","api_key":"k","api_secret":"s"}"#,
+        r#"{"type":"signature","api_key":"k","api_secret":"s","signature_header":"X-Sig","message":["method","path_and_query","timestamp","body_sha256"],"separator":"\n"}"#,
+        r#"{"type":"multi_header","headers":{"X-API-Key":"k","X-Tenant-ID":"t"}}"#,
+        r#"{"type":"command","command":"my-helper","args":["--json"],"cache_seconds":60,"timeout":5}"#,
+        r#"["tok", {"type":"signature","api_key":"k","api_secret":"s"}]"#,
+    ];
+    for f in forms {
+        let text = format!(r#"{{"mcpServers":{{"s":{{"url":"https://h/mcp","auth":{f}}}}}}}"#);
+        let cfg = Config::parse(&text, "t.json").unwrap();
+        let (c, _) = cfg
+            .resolve_with("s", &env())
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        let dbg = format!("{:?}", c);
+        for secret in ["\"tok\"", "\"p\"", "\"k\"", "\"s\""] {
+            assert!(!dbg.contains(secret), "{f}: {dbg}");
+        }
+    }
+}
+
+#[test]
+fn auth_errors_name_the_key() {
+    let cases = [
+        (r#"{"type":"basic","username":"u"}"#, "missing `password`"),
+        (
+            r#"{"type":"basic","username":"a:b","password":"p"}"#,
+            "may not contain ':'",
+        ),
+        (
+            r#"{"type":"api_key","api_key":"k","header_name":"bad name"}"#,
+            "not a valid header name",
+        ),
+        (
+            r#"{"type":"signature","api_key":"k","api_secret":"s","message":["nope"]}"#,
+            "unknown part",
+        ),
+        (r#"{"type":"multi_header"}"#, "missing `headers`"),
+        (r#"{"type":"bearer","token":""}"#, "empty"),
+        (r#"{"type":"command"}"#, "missing `command`"),
+        (r#"[1]"#, "auth[0]"),
+    ];
+    for (f, want) in cases {
+        let text = format!(r#"{{"mcpServers":{{"s":{{"url":"https://h/mcp","auth":{f}}}}}}}"#);
+        let cfg = Config::parse(&text, "t.json").unwrap();
+        let err = cfg.resolve_with("s", &env()).unwrap_err().to_string();
+        assert!(err.contains(want), "{f}: {err}");
+    }
+}
+
+#[test]
+fn summaries_mask_secret_arguments_and_userinfo() {
+    let cfg = Config::parse(
+        r#"{"mcpServers":{
+            "a":{"command":"srv","args":["--api-key","abc123","--token=xyz789","--port","3000","plain"]},
+            "b":{"url":"https://user:pw@h.example/mcp?key=abc"}
+        }}"#,
+        "t.json",
+    )
+    .unwrap();
+    let s = cfg.summaries();
+    let a = &s.iter().find(|x| x.name == "a").unwrap().target;
+    assert!(!a.contains("abc123") && !a.contains("xyz789"), "{a}");
+    assert!(a.contains("--port 3000 plain"), "{a}");
+    let b = &s.iter().find(|x| x.name == "b").unwrap().target;
+    assert_eq!(b, "https://h.example/mcp?key=***");
+}

@@ -72,9 +72,18 @@ impl HttpCore {
             .user_agent(concat!("mcpkey/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| TransportError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        let static_authorization = static_headers
+            .iter()
+            .find(|(k, _)| k == http::header::AUTHORIZATION)
+            .map(|(_, v)| v.clone())
+            .filter(|_| auth.scheme().is_some());
         Ok(Self {
             inner: Arc::new(Inner {
-                exchange: ReqwestExchange { client },
+                exchange: ReqwestExchange {
+                    client,
+                    static_authorization,
+                    warned: std::sync::atomic::AtomicBool::new(false),
+                },
                 auth,
                 static_headers,
                 settings,
@@ -244,14 +253,26 @@ fn unbox_transport(e: BoxError) -> TransportError {
 }
 
 /// Sends one request with reqwest; no redirects, no retries.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct ReqwestExchange {
     client: reqwest::Client,
+    /// A configured `Authorization` header, when an auth is configured too.
+    static_authorization: Option<HeaderValue>,
+    warned: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl Exchange for ReqwestExchange {
     async fn exchange(&self, req: AuthRequest) -> Result<AuthResponse, AuthError> {
+        if let Some(configured) = &self.static_authorization
+            && req.headers.get(http::header::AUTHORIZATION) != Some(configured)
+            && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                server = %mcpkey_auth::redact::origin_string(&req.url),
+                "both a configured Authorization header and the auth set Authorization; the auth wins"
+            );
+        }
         let url = req.url;
         let mut r = reqwest::Request::new(req.method, url.clone());
         *r.headers_mut() = req.headers;
