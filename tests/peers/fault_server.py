@@ -9,6 +9,8 @@ Modes:
   --cross-origin P    GET /sse announces an endpoint on another origin
                       (http://127.0.0.1:P/messages); a listener on P logs any
                       request that reaches it.
+  --redirect-other P  every POST is answered 307 to http://127.0.0.1:P/mcp,
+                      another origin with a logging listener.
 """
 
 import argparse
@@ -60,6 +62,9 @@ def make_handler(args, origin):
             if origin == "other":
                 self.send(202)
                 return
+            if args.redirect_other:
+                self.send(307, extra=[("location", f"http://127.0.0.1:{args.redirect_other}/mcp")])
+                return
             status = args.post_status or 404
             extra = [("www-authenticate", 'Bearer realm="fault"')] if status == 401 else []
             self.send(status, b"nope", extra=extra)
@@ -99,10 +104,12 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--post-status", type=int)
     p.add_argument("--cross-origin", type=int)
+    p.add_argument("--redirect-other", type=int)
     args = p.parse_args()
     servers = [ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, "main"))]
-    if args.cross_origin:
-        servers.append(ThreadingHTTPServer(("127.0.0.1", args.cross_origin), make_handler(args, "other")))
+    other = args.cross_origin or args.redirect_other
+    if other:
+        servers.append(ThreadingHTTPServer(("127.0.0.1", other), make_handler(args, "other")))
     for s in servers:
         s.daemon_threads = True
         threading.Thread(target=s.serve_forever, daemon=True).start()

@@ -179,6 +179,8 @@ impl Auth for Digest {
 
 #[cfg(test)]
 mod tests {
+    use http::StatusCode;
+
     use super::*;
 
     /// RFC 7616 §3.9.1: the same request answered with MD5 and SHA-256.
@@ -265,6 +267,110 @@ mod tests {
         .unwrap();
         assert_eq!(c.nonce(), "b");
         assert!(strongest_challenge(std::iter::once(r#"Bearer realm="x""#)).is_none());
+    }
+
+    /// A server that checks answers with its own MD5 computation and can
+    /// expire its nonce (answering `stale=true`), to drive the flow.
+    struct FakeServer {
+        nonce: std::sync::Mutex<String>,
+        sends: std::sync::atomic::AtomicU32,
+    }
+
+    fn md5hex(s: &str) -> String {
+        use md5::Digest as _;
+        hex::encode(md5::Md5::digest(s.as_bytes()))
+    }
+
+    #[async_trait]
+    impl crate::Exchange for FakeServer {
+        async fn exchange(&self, req: AuthRequest) -> Result<AuthResponse, AuthError> {
+            self.sends.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let nonce = self.nonce.lock().unwrap().clone();
+            let auth = req
+                .headers
+                .get(AUTHORIZATION)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let field = |h: &str, name: &str| {
+                let start = h.find(&format!("{name}="))? + name.len() + 1;
+                let rest = h[start..].trim_start_matches('"');
+                Some(rest[..rest.find(['"', ',']).unwrap_or(rest.len())].to_owned())
+            };
+            let mut stale = false;
+            if let Some(h) = &auth {
+                let (cn, nc) = (field(h, "cnonce").unwrap(), field(h, "nc").unwrap());
+                let ha1 = md5hex("u:r:right");
+                let ha2 = md5hex(&format!("{}:{}", req.method, req.path_and_query()));
+                let want = md5hex(&format!(
+                    "{ha1}:{}:{nc}:{cn}:auth:{ha2}",
+                    field(h, "nonce").unwrap()
+                ));
+                let ok = field(h, "response").unwrap() == want;
+                if ok && field(h, "nonce").unwrap() == nonce {
+                    return Ok(AuthResponse::new(
+                        StatusCode::OK,
+                        Default::default(),
+                        req.url,
+                        crate::Body::empty(),
+                    ));
+                }
+                stale = ok;
+            }
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::WWW_AUTHENTICATE,
+                format!(
+                    r#"Digest realm="r", nonce="{nonce}", qop="auth", algorithm=MD5{}"#,
+                    if stale { ", stale=true" } else { "" }
+                )
+                .parse()
+                .unwrap(),
+            );
+            Ok(AuthResponse::new(
+                StatusCode::UNAUTHORIZED,
+                headers,
+                req.url,
+                crate::Body::empty(),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn challenge_reuse_stale_nonce_and_wrong_password() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let server = FakeServer {
+            nonce: std::sync::Mutex::new("n1".into()),
+            sends: 0.into(),
+        };
+        let auth = crate::Authenticator::new(Some(std::sync::Arc::new(Digest::new(
+            "u",
+            SecretString::from("right"),
+        ))));
+        let req = || {
+            AuthRequest::new(
+                http::Method::POST,
+                url::Url::parse("http://127.0.0.1/mcp").unwrap(),
+                crate::RequestKind::Post,
+            )
+        };
+
+        // First request: challenge round, then success.
+        assert_eq!(auth.send(req(), &server).await.unwrap().status, 200);
+        assert_eq!(server.sends.swap(0, SeqCst), 2);
+        // Later requests answer the kept challenge at once.
+        assert_eq!(auth.send(req(), &server).await.unwrap().status, 200);
+        assert_eq!(server.sends.swap(0, SeqCst), 1);
+        // The nonce expires: stale=true, answered once with the new nonce.
+        *server.nonce.lock().unwrap() = "n2".into();
+        assert_eq!(auth.send(req(), &server).await.unwrap().status, 200);
+        assert_eq!(server.sends.swap(0, SeqCst), 2);
+
+        // A wrong password: one unanswered request, one answer, then the 401.
+        let wrong = crate::Authenticator::new(Some(std::sync::Arc::new(Digest::new(
+            "u",
+            SecretString::from("wrong"),
+        ))));
+        assert_eq!(wrong.send(req(), &server).await.unwrap().status, 401);
+        assert_eq!(server.sends.swap(0, SeqCst), 2);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 mod support;
 
+/// Every authentication scheme on every transport, against a verifying server.
+mod auth;
 /// Cancellation, notifications and callbacks end to end.
 mod callbacks;
 /// The multi-server client.

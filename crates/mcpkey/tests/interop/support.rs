@@ -232,3 +232,17 @@ pub fn text_of(r: &mcpkey::model::CallToolResult) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The Python SDK server behind an authentication check (tests/peers/auth_server.py).
+pub fn auth_server(scheme: &str, args: &[&str]) -> Peer {
+    let port = free_port();
+    let dir = tempdir::Dir::new();
+    let log = dir.path().join("auth.jsonl");
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("auth_server.py"))
+        .args(["--port", &port.to_string(), "--scheme", scheme, "--log"])
+        .arg(&log)
+        .args(args)
+        .env("PYTHONWARNINGS", "ignore");
+    spawn(cmd, port, Some(log), Some(dir))
+}
