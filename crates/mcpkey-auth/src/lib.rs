@@ -28,6 +28,8 @@
 mod auth;
 mod driver;
 mod error;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 pub mod redact;
 mod request;
 mod response;
