@@ -18,26 +18,25 @@ mkdir -p "$OUT"
 
 [ -x "$CLIENT" ] || { echo "build it first: cargo build --release -p mcpkey-conformance" >&2; exit 2; }
 
-# suite-file|flags|scenario
-RUNS=(
-    "$STABLE||initialize"
-    "$STABLE||tools_call"
-    "$STABLE||elicitation-sep1034-client-defaults"
-    "$STABLE||sse-retry"
-    "$ALPHA|--spec-version 2025-11-25|initialize"
-    "$ALPHA|--spec-version 2025-11-25|tools_call"
-    "$ALPHA|--spec-version 2025-11-25|elicitation-sep1034-client-defaults"
-    "$ALPHA|--spec-version 2025-11-25|sse-retry"
-    "$ALPHA|--spec-version 2025-11-25|json-schema-2020-12-preservation"
-    "$ALPHA|--spec-version 2026-07-28|tools_call"
-    "$ALPHA|--spec-version 2026-07-28|request-metadata"
-    "$ALPHA|--spec-version 2026-07-28|sep-2322-client-request-state"
-    "$ALPHA|--spec-version 2026-07-28|http-standard-headers"
-    "$ALPHA|--spec-version 2026-07-28|http-custom-headers"
-    "$ALPHA|--spec-version 2026-07-28|http-invalid-tool-headers"
-    "$ALPHA|--spec-version 2026-07-28|json-schema-ref-no-deref"
-    "$ALPHA|--spec-version 2026-07-28|json-schema-2020-12-preservation"
-)
+# Every client scenario of 0.1.16 (its whole list: legacy era, auth,
+# backcompat, extensions), and every client scenario of 0.2.0-alpha.12 at
+# the 2026-07-28 wire; plus alpha's legacy-wire non-auth scenarios.
+list() { # suite-file [flags...]
+    local suite="$1"
+    shift
+    "$NODE" "$suite" list --client "$@" 2>/dev/null | sed -nE 's/^  - ([a-z0-9_/-]+)( .*)?$/\1/p' | sort -u
+}
+RUNS=()
+for s in $(list "$STABLE"); do RUNS+=("$STABLE||$s"); done
+for s in $(list "$ALPHA" --spec-version 2026-07-28); do RUNS+=("$ALPHA|--spec-version 2026-07-28|$s"); done
+for s in initialize tools_call elicitation-sep1034-client-defaults sse-retry json-schema-2020-12-preservation; do
+    RUNS+=("$ALPHA|--spec-version 2025-11-25|$s")
+done
+expected_stable=26
+expected_alpha=33
+got_stable=$(list "$STABLE" | wc -l)
+got_alpha=$(list "$ALPHA" --spec-version 2026-07-28 | wc -l)
+echo "scenarios: 0.1.16 lists $got_stable (expected $expected_stable), alpha.12 at 2026-07-28 lists $got_alpha (expected $expected_alpha)"
 
 pass=0
 fail=0

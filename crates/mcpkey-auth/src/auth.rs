@@ -50,6 +50,13 @@ pub trait Auth: Send + Sync + fmt::Debug {
         "custom"
     }
 
+    /// Whether this auth sends nothing until a server challenges it (OAuth).
+    /// Such an auth does not by itself make plain `http://` to a remote host
+    /// an error; the credentials it adds later are checked when sent.
+    fn is_lazy(&self) -> bool {
+        false
+    }
+
     /// Adds credentials to one outgoing request. Called once per send.
     async fn apply(&self, req: &mut AuthRequest) -> Result<(), AuthError> {
         let _ = req;
@@ -85,19 +92,37 @@ pub struct Next<'a> {
     budget: &'a Budget,
 }
 
-/// Counts wire sends for one logical request.
+/// Counts wire sends for one logical request, and refuses credentials on a
+/// plain-http hop to a remote host.
 #[derive(Debug)]
 pub(crate) struct Budget {
     left: AtomicU32,
     total: u32,
+    allow_insecure_http: bool,
 }
 
 impl Budget {
-    pub(crate) fn new(total: u32) -> Self {
+    pub(crate) fn new(total: u32, allow_insecure_http: bool) -> Self {
         Self {
             left: AtomicU32::new(total),
             total,
+            allow_insecure_http,
         }
+    }
+
+    /// The last line of defence: whatever an auth added, no sensitive header
+    /// goes over plain http to a host that is not this machine.
+    fn check(&self, req: &AuthRequest) -> Result<(), AuthError> {
+        if self.allow_insecure_http
+            || req.url.scheme() != "http"
+            || crate::redact::is_loopback(&req.url)
+            || !req.headers.values().any(|v| v.is_sensitive())
+        {
+            return Ok(());
+        }
+        Err(AuthError::InsecureHttp {
+            origin: crate::redact::origin_string(&req.url),
+        })
     }
 
     fn take(&self) -> Result<(), AuthError> {
@@ -135,6 +160,7 @@ impl<'a> Next<'a> {
         } else if let Some(outer) = self.outer {
             Box::pin(outer.send(req)).await
         } else {
+            self.budget.check(&req)?;
             self.budget.take()?;
             self.exchange.exchange(req).await
         }
@@ -171,6 +197,10 @@ impl Chain {
 impl Auth for Chain {
     fn scheme(&self) -> &str {
         self.auths.first().map(|a| a.scheme()).unwrap_or("none")
+    }
+
+    fn is_lazy(&self) -> bool {
+        self.auths.iter().all(|a| a.is_lazy())
     }
 
     async fn send(&self, req: AuthRequest, next: Next<'_>) -> Result<AuthResponse, AuthError> {

@@ -89,7 +89,7 @@ impl Authenticator {
         let mut base = req;
         for _hop in 0..=self.policy.max_redirects {
             self.check_transport_security(&base)?;
-            let budget = Budget::new(self.policy.send_budget);
+            let budget = Budget::new(self.policy.send_budget, self.policy.allow_insecure_http);
             let next = Next::new(&self.chain, exchange, &budget);
             let resp = next.send(base.clone()).await?;
             if !is_followable_redirect(resp.status) {
@@ -131,8 +131,8 @@ impl Authenticator {
         if self.policy.allow_insecure_http || req.url.scheme() != "http" || is_loopback(&req.url) {
             return Ok(());
         }
-        let has_credentials =
-            !self.chain.is_empty() || req.headers.values().any(|v| v.is_sensitive());
+        let has_credentials = self.chain.iter().any(|a| !a.is_lazy())
+            || req.headers.values().any(|v| v.is_sensitive());
         if has_credentials {
             return Err(AuthError::InsecureHttp {
                 origin: origin_string(&req.url),

@@ -11,9 +11,23 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use mcpkey::auth::SecretString;
+use mcpkey::auth::oauth::{
+    AuthorizationUi, EnterpriseManaged, FollowRedirectUi, Grant, JwtAlgorithm, MemoryStore,
+    OAuthConfig,
+};
+use mcpkey::config::OAuthSettings;
 use mcpkey::model::Tool;
 use mcpkey::{AcceptDefaults, Client, ServerConfig, Session};
 use serde_json::{Map, Value, json};
+
+/// The client id metadata document URL the suite expects (never fetched).
+const CIMD_URL: &str = "https://conformance-test.local/client-metadata.json";
+/// The redirect URI the suite's authorization servers redirect to (never
+/// contacted: the redirect is read from the `Location` header).
+const REDIRECT_URI: &str = "http://localhost:3000/callback";
 
 /// The suite kills clients after 30 s; give up a little earlier.
 const SELF_TIMEOUT: Duration = Duration::from_secs(25);
@@ -65,11 +79,53 @@ fn main() -> ExitCode {
     }
 }
 
+/// OAuth settings for a scenario, from its context.
+fn oauth_settings(context: &Value) -> Result<OAuthSettings, String> {
+    let text = |k: &str| context.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut config = OAuthConfig::default();
+    config.client_name = "mcpkey-conformance".into();
+    config.client_metadata_url = Some(CIMD_URL.into());
+    config.client_id = text("client_id");
+    config.client_secret = text("client_secret").map(SecretString::from);
+    let name = text("name").unwrap_or_default();
+    if name.starts_with("auth/client-credentials") {
+        config.grant = Grant::ClientCredentials;
+    }
+    if let Some(pem) = text("private_key_pem") {
+        let alg = text("signing_algorithm")
+            .and_then(|a| JwtAlgorithm::parse(&a))
+            .unwrap_or(JwtAlgorithm::Es256);
+        config.private_key = Some((SecretString::from(pem), alg));
+    }
+    if let (Some(endpoint), Some(id_token)) = (text("idp_token_endpoint"), text("idp_id_token")) {
+        let mut em = EnterpriseManaged::new(endpoint, SecretString::from(id_token));
+        em.idp_client_id = text("idp_client_id");
+        config.grant = Grant::EnterpriseManaged(em);
+    }
+    let mut settings = OAuthSettings::default();
+    settings.config = config;
+    Ok(settings)
+}
+
 async fn run(scenario: &str, url: &str, context: &Value) -> Result<(), String> {
+    let mut server = ServerConfig::http(url);
+    if scenario.starts_with("auth/") {
+        server = server.oauth(oauth_settings(context)?);
+    }
     let client = Client::builder()
         .client_info("mcpkey-conformance", env!("CARGO_PKG_VERSION"))
         .elicitation(AcceptDefaults)
-        .server("target", ServerConfig::http(url))
+        .token_store(Arc::new(MemoryStore::default()))
+        .login_ui(Arc::new(|req: &mcpkey::client::oauth::LoginRequest<'_>| {
+            // The suite's authorization servers approve at once: follow the
+            // redirect without a browser.
+            let http = mcpkey::transport::http::oauth_http::ReqwestOAuthHttp::new().ok()?;
+            let _ = req;
+            let ui: Arc<dyn AuthorizationUi> =
+                Arc::new(FollowRedirectUi::new(Arc::new(http), REDIRECT_URI));
+            Some(ui)
+        }))
+        .server("target", server)
         .build();
     let session = client.session("target").await.map_err(|e| e.to_string())?;
     let result = match scenario {

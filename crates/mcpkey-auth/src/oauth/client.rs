@@ -497,17 +497,25 @@ impl OAuth {
         token_endpoint: &Url,
     ) -> Result<(String, ClientAuth, TokenSet), AuthError> {
         let Some(ui) = &self.ui else {
+            let name = if self.server_name.is_empty() {
+                "<server>"
+            } else {
+                &self.server_name
+            };
             return Err(AuthError::Rejected {
                 scheme: "oauth".into(),
-                reason: format!(
-                    "this server needs an OAuth login at {}; log in first (mcpkey login {})",
-                    meta.issuer,
-                    if self.server_name.is_empty() {
-                        "<server>"
-                    } else {
-                        &self.server_name
-                    }
-                ),
+                reason: if source == MetadataSource::LegacyEndpoints {
+                    format!(
+                        "the server requires a token but publishes no OAuth metadata; set its \"auth\" in the config, \
+                         or try an OAuth login (mcpkey login {name})"
+                    )
+                } else {
+                    format!(
+                        "this server needs an OAuth login at {}; log in first (mcpkey login {name}), \
+                         or set its \"auth\" in the config",
+                        meta.issuer
+                    )
+                },
             });
         };
         let pkce_ok = meta
@@ -755,6 +763,10 @@ fn validate_redirect(
 impl Auth for OAuth {
     fn scheme(&self) -> &str {
         "oauth"
+    }
+
+    fn is_lazy(&self) -> bool {
+        true
     }
 
     async fn apply(&self, req: &mut AuthRequest) -> Result<(), AuthError> {

@@ -24,4 +24,4 @@ pub use crypto::JwtAlgorithm;
 pub use discovery::ServerMetadata;
 pub use store::{MemoryStore, StoreLock, TokenStore};
 pub use types::{Registration, TokenRecord, TokenSet, now_unix};
-pub use ui::{AuthorizationPrompt, AuthorizationUi};
+pub use ui::{AuthorizationPrompt, AuthorizationUi, FollowRedirectUi};

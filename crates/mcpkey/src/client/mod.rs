@@ -4,6 +4,7 @@
 #![allow(deprecated)] // Roots are deprecated in 2026-07-28 but still served.
 
 pub mod handler;
+pub mod oauth;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -89,9 +90,25 @@ pub struct ClientBuilder {
     client_name: Option<(String, String)>,
     probe_timeout: Option<Duration>,
     log_level: Option<String>,
+    token_store: Option<Arc<dyn mcpkey_auth::oauth::TokenStore>>,
+    login_ui: Option<oauth::LoginUiFactory>,
 }
 
 impl ClientBuilder {
+    /// Where OAuth tokens and client registrations are kept (default: the
+    /// file store under `$MCPKEY_HOME`, or the user data directory).
+    pub fn token_store(mut self, store: Arc<dyn mcpkey_auth::oauth::TokenStore>) -> Self {
+        self.token_store = Some(store);
+        self
+    }
+
+    /// How users log in when a server needs OAuth authorization (default:
+    /// none; such a server fails with a message to log in first).
+    pub fn login_ui(mut self, factory: oauth::LoginUiFactory) -> Self {
+        self.login_ui = Some(factory);
+        self
+    }
+
     /// Adds every server of a config file (resolved lazily, per server).
     pub fn config(mut self, config: Config) -> Self {
         self.config = Some(Arc::new(config));
@@ -184,6 +201,11 @@ impl ClientBuilder {
                     handlers: self.handlers,
                     probe_timeout: self.probe_timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT),
                     log_level: self.log_level,
+                    oauth: oauth::OAuthEnv {
+                        store: self.token_store.unwrap_or_else(default_token_store),
+                        http: Arc::default(),
+                        ui: self.login_ui,
+                    },
                 },
                 memos: Mutex::new(HashMap::new()),
             }),
@@ -302,6 +324,11 @@ impl Client {
         }
         join_all(sessions.iter().map(|s| s.close())).await;
     }
+}
+
+/// The default token store.
+fn default_token_store() -> Arc<dyn mcpkey_auth::oauth::TokenStore> {
+    Arc::new(mcpkey_auth::oauth::MemoryStore::default())
 }
 
 #[allow(dead_code)]

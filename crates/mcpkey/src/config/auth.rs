@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcpkey_auth::oauth::{Grant, JwtAlgorithm, OAuthConfig, ServerMetadata};
 use mcpkey_auth::{
     ApiKey, Auth, AuthError, Basic, Bearer, Chain, CommandHeaders, Digest, MultiHeader, QueryParam,
     SecretString, Signature, SignedPart,
@@ -26,7 +27,26 @@ use mcpkey_auth::{
 use serde_json::{Map, Value};
 
 use super::ConfigError;
-use super::server::AuthSetting;
+use super::server::{AuthSetting, OAuthSettings};
+
+/// Keys of mcp-use's OAuth `auth` object (an object without "type" made of
+/// these means OAuth).
+const OAUTH_KEYS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "scope",
+    "scopes",
+    "callback_port",
+    "callback_host",
+    "callback_path",
+    "client_metadata_url",
+    "oauth_provider",
+    "grant",
+    "private_key",
+    "signing_algorithm",
+    "login_timeout",
+    "allow_http",
+];
 
 /// Builds the auth of server `server` from its (already interpolated) value.
 pub(crate) fn from_value(server: &str, value: &Value) -> Result<AuthSetting, ConfigError> {
@@ -39,10 +59,18 @@ pub(crate) fn from_value(server: &str, value: &Value) -> Result<AuthSetting, Con
             "`true` is not an auth; give a token string or an object with a \"type\"",
         )),
         Value::String(token) => Ok(AuthSetting::Auth(b.bearer("auth", token)?)),
-        Value::Object(obj) => match b.object("auth", obj)? {
-            Some(a) => Ok(AuthSetting::Auth(a)),
-            None => Ok(AuthSetting::Disabled),
-        },
+        Value::Object(obj) => {
+            let kind = obj.get("type").and_then(Value::as_str);
+            let mcp_use_oauth =
+                kind.is_none() && obj.keys().all(|k| OAUTH_KEYS.contains(&k.as_str()));
+            if kind == Some("oauth") || mcp_use_oauth {
+                return Ok(AuthSetting::OAuth(Box::new(b.oauth("auth", obj)?)));
+            }
+            match b.object("auth", obj)? {
+                Some(a) => Ok(AuthSetting::Auth(a)),
+                None => Ok(AuthSetting::Disabled),
+            }
+        }
         Value::Array(items) => {
             let mut chain = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -242,7 +270,7 @@ impl Builder<'_> {
             "oauth" => {
                 return Err(self.invalid(
                     &format!("{key}.type"),
-                    "OAuth is not built into this mcpkey yet; use a bearer token or a \"command\" helper that prints one",
+                    "OAuth cannot be combined with other schemes in a list; give it alone",
                 ));
             }
             other => {
@@ -255,6 +283,101 @@ impl Builder<'_> {
             }
         };
         Ok(Some(a))
+    }
+
+    fn oauth(&self, key: &str, obj: &Map<String, Value>) -> Result<OAuthSettings, ConfigError> {
+        let mut config = OAuthConfig::default();
+        config.client_id = self.opt_string(obj, key, "client_id")?.map(str::to_owned);
+        config.client_secret = self
+            .opt_string(obj, key, "client_secret")?
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.to_owned()));
+        config.scope = match obj.get("scope").or_else(|| obj.get("scopes")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .map(|x| x.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        self.invalid(
+                            &format!("{key}.scope"),
+                            "must be a string or a list of strings",
+                        )
+                    })?
+                    .join(" "),
+            ),
+            Some(_) => {
+                return Err(self.invalid(
+                    &format!("{key}.scope"),
+                    "must be a string or a list of strings",
+                ));
+            }
+        };
+        config.client_metadata_url = self
+            .opt_string(obj, key, "client_metadata_url")?
+            .map(str::to_owned);
+        config.allow_http = obj
+            .get("allow_http")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        config.grant = match self.opt_string(obj, key, "grant")? {
+            None | Some("authorization_code") => Grant::AuthorizationCode,
+            Some("client_credentials") => Grant::ClientCredentials,
+            Some(other) => {
+                return Err(self.invalid(
+                    &format!("{key}.grant"),
+                    format!("unknown grant {other:?}; use \"authorization_code\" or \"client_credentials\""),
+                ));
+            }
+        };
+        if let Some(pem) = self.opt_string(obj, key, "private_key")? {
+            let alg = match self.opt_string(obj, key, "signing_algorithm")? {
+                None => JwtAlgorithm::Es256,
+                Some(a) => JwtAlgorithm::parse(a).ok_or_else(|| {
+                    self.invalid(&format!("{key}.signing_algorithm"), "use ES256 or RS256")
+                })?,
+            };
+            config.private_key = Some((SecretString::from(pem.to_owned()), alg));
+        }
+        if matches!(config.grant, Grant::ClientCredentials) && config.client_id.is_none() {
+            return Err(self.invalid(
+                key,
+                "client_credentials needs a pre-registered \"client_id\"",
+            ));
+        }
+        if let Some(p) = obj.get("oauth_provider") {
+            let meta = p.get("metadata").unwrap_or(p);
+            let m: ServerMetadata = serde_json::from_value(meta.clone()).map_err(|e| {
+                self.invalid(
+                    &format!("{key}.oauth_provider"),
+                    format!("not authorization server metadata: {e}"),
+                )
+            })?;
+            config.metadata = Some(m);
+        }
+        let callback_port = match obj.get("callback_port") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|p| (1..=65535).contains(p))
+                    .ok_or_else(|| {
+                        self.invalid(&format!("{key}.callback_port"), "must be a port number")
+                    })? as u16,
+            ),
+        };
+        Ok(OAuthSettings {
+            config,
+            callback_host: self
+                .opt_string(obj, key, "callback_host")?
+                .map(str::to_owned),
+            callback_port,
+            callback_path: self
+                .opt_string(obj, key, "callback_path")?
+                .map(str::to_owned),
+            login_timeout: self.seconds(obj, key, "login_timeout")?,
+        })
     }
 
     fn signature(&self, key: &str, obj: &Map<String, Value>) -> Result<Signature, ConfigError> {
@@ -307,7 +430,7 @@ pub(crate) fn sets_authorization(value: &Value) -> bool {
         Value::String(_) => true,
         Value::Object(o) => matches!(
             o.get("type").and_then(Value::as_str),
-            Some("bearer" | "basic" | "digest" | "oauth")
+            Some("bearer" | "basic" | "digest" | "oauth") | None
         ),
         Value::Array(items) => items.iter().any(sets_authorization),
         _ => false,

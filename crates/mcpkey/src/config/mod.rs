@@ -23,7 +23,7 @@ pub use interpolate::{Env, ProcessEnv};
 pub(crate) use resolve::{LEGACY_VERSIONS, MODERN_VERSIONS};
 pub use server::{
     AuthSetting, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SSE_READ_TIMEOUT,
-    HttpTransport, ProtocolPin, ServerConfig, StdioTarget, Target,
+    HttpTransport, OAuthSettings, ProtocolPin, ServerConfig, StdioTarget, Target,
 };
 
 use raw::{RawFile, RawServer};

@@ -88,13 +88,32 @@ pub enum ProtocolPin {
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum AuthSetting {
-    /// Nothing configured.
+    /// Nothing configured: OAuth starts if the server asks for it (unless a
+    /// configured `Authorization` header says otherwise).
     #[default]
     Unset,
-    /// Explicitly none (`"auth": false`).
+    /// Explicitly none (`"auth": false`): not even OAuth.
     Disabled,
     /// This auth on every request.
     Auth(Arc<dyn Auth>),
+    /// OAuth with these settings.
+    OAuth(Box<OAuthSettings>),
+}
+
+/// OAuth settings of a server, plus where the login callback listens.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct OAuthSettings {
+    /// Client, scopes, grant, metadata.
+    pub config: mcpkey_auth::oauth::OAuthConfig,
+    /// Callback host (default 127.0.0.1).
+    pub callback_host: Option<String>,
+    /// Callback port (default: derived from the server URL, stable across runs).
+    pub callback_port: Option<u16>,
+    /// Callback path (default `/callback`).
+    pub callback_path: Option<String>,
+    /// How long a login may take.
+    pub login_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for AuthSetting {
@@ -103,6 +122,7 @@ impl fmt::Debug for AuthSetting {
             Self::Unset => f.write_str("Unset"),
             Self::Disabled => f.write_str("Disabled"),
             Self::Auth(a) => write!(f, "Auth({})", a.scheme()),
+            Self::OAuth(o) => write!(f, "OAuth({:?})", o.config.grant),
         }
     }
 }
@@ -289,6 +309,13 @@ impl ServerConfig {
         self.auth(mcpkey_auth::Bearer::new(mcpkey_auth::SecretString::from(
             token,
         )))
+    }
+
+    /// Uses OAuth with these settings (without it, OAuth still starts with
+    /// defaults when the server asks).
+    pub fn oauth(mut self, settings: OAuthSettings) -> Self {
+        self.auth = AuthSetting::OAuth(Box::new(settings));
+        self
     }
 
     /// Turns authentication off explicitly.

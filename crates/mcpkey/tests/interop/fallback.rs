@@ -41,7 +41,8 @@ async fn no_fallback_on(status: u16) -> mcpkey::Error {
     let reqs = peer.requests();
     assert!(reqs.iter().any(|r| r["method"] == "POST"));
     assert!(
-        reqs.iter().all(|r| r["method"] != "GET"),
+        reqs.iter()
+            .all(|r| !(r["method"] == "GET" && r["path"] == "/sse")),
         "fell back to SSE after HTTP {status}: {reqs:?}"
     );
     err
@@ -52,7 +53,11 @@ async fn no_fallback_on_401() {
     let err = no_fallback_on(401).await;
     assert!(err.is_auth(), "{err}");
     assert_eq!(err.exit_code(), 3);
-    assert!(err.to_string().contains("Bearer"), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("mcpkey login f") && msg.contains("\"auth\""),
+        "{msg}"
+    );
 }
 
 #[tokio::test]

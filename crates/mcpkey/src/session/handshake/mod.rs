@@ -46,6 +46,7 @@ pub(crate) struct ConnectOptions {
     pub handlers: Handlers,
     pub probe_timeout: Duration,
     pub log_level: Option<String>,
+    pub oauth: crate::client::oauth::OAuthEnv,
 }
 
 /// What worked last time, remembered for the client's life.
@@ -131,7 +132,7 @@ async fn connect_inner(
             }
         }
         Target::Http { url, transport } => {
-            let core = http_core(cfg)?;
+            let core = http_core(name, cfg, url, opts)?;
             let choice = match memo.as_ref().map(|m| m.transport) {
                 Some(TransportKind::Sse) => HttpTransport::Sse,
                 Some(TransportKind::StreamableHttp) => HttpTransport::Streamable,
@@ -193,10 +194,33 @@ fn effective_pin(pin: &ProtocolPin, memo: Option<&Memo>) -> ProtocolPin {
     }
 }
 
-fn http_core(cfg: &ServerConfig) -> Result<HttpCore, ErrorKind> {
+fn http_core(
+    name: &str,
+    cfg: &ServerConfig,
+    url: &url::Url,
+    opts: &ConnectOptions,
+) -> Result<HttpCore, ErrorKind> {
+    let oauth = |settings| {
+        opts.oauth
+            .build(name, url, settings)
+            .map(Some)
+            .map_err(|e| ErrorKind::Transport(e.into()))
+    };
     let auth = match &cfg.auth {
         AuthSetting::Auth(a) => Some(Arc::clone(a)),
-        AuthSetting::Unset | AuthSetting::Disabled => None,
+        AuthSetting::Disabled => None,
+        AuthSetting::OAuth(settings) => oauth(Some(settings.as_ref()))?,
+        // No auth configured: OAuth answers a 401 challenge, unless the config
+        // already sends an Authorization header.
+        AuthSetting::Unset
+            if cfg
+                .headers
+                .iter()
+                .any(|(k, _)| k == http::header::AUTHORIZATION) =>
+        {
+            None
+        }
+        AuthSetting::Unset => oauth(None)?,
     };
     let mut policy = Policy::default();
     policy.allow_insecure_http = cfg.allow_insecure_http;

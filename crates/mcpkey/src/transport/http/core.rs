@@ -46,7 +46,7 @@ struct Inner {
     settings: HttpSettings,
 }
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Fails only if another provider was installed first, which is fine.

@@ -2,6 +2,7 @@
 
 pub mod core;
 pub mod legacy_sse;
+pub mod oauth_http;
 pub mod sse;
 pub(crate) mod stream;
 pub mod streamable;

@@ -1,0 +1,77 @@
+//! How the client equips servers with OAuth: a token store, an HTTP client
+//! for authorization servers, and a way to log users in.
+
+use std::sync::{Arc, OnceLock};
+
+use mcpkey_auth::oauth::{AuthorizationUi, OAuth, OAuthHttp, TokenStore};
+use mcpkey_auth::{Auth, AuthError};
+use url::Url;
+
+use crate::config::OAuthSettings;
+use crate::transport::http::oauth_http::ReqwestOAuthHttp;
+
+/// What a login UI is built for.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct LoginRequest<'a> {
+    /// The server's name in the config.
+    pub server: &'a str,
+    /// The MCP endpoint.
+    pub url: &'a Url,
+    /// The server's OAuth settings, if it has any.
+    pub settings: Option<&'a OAuthSettings>,
+}
+
+/// Builds the login UI for a server (or none: then a server that needs a
+/// login fails with a message to log in first).
+pub type LoginUiFactory =
+    Arc<dyn Fn(&LoginRequest<'_>) -> Option<Arc<dyn AuthorizationUi>> + Send + Sync>;
+
+/// OAuth equipment shared by a client's servers.
+#[derive(Clone)]
+pub(crate) struct OAuthEnv {
+    pub store: Arc<dyn TokenStore>,
+    pub http: Arc<OnceLock<Arc<dyn OAuthHttp>>>,
+    pub ui: Option<LoginUiFactory>,
+}
+
+impl std::fmt::Debug for OAuthEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthEnv")
+            .field("store", &self.store)
+            .field("ui", &self.ui.is_some())
+            .finish()
+    }
+}
+
+impl OAuthEnv {
+    pub(crate) fn http(&self) -> Result<Arc<dyn OAuthHttp>, AuthError> {
+        if let Some(h) = self.http.get() {
+            return Ok(Arc::clone(h));
+        }
+        let h: Arc<dyn OAuthHttp> = Arc::new(ReqwestOAuthHttp::new()?);
+        Ok(Arc::clone(self.http.get_or_init(|| h)))
+    }
+
+    /// OAuth for one server.
+    pub(crate) fn build(
+        &self,
+        name: &str,
+        url: &Url,
+        settings: Option<&OAuthSettings>,
+    ) -> Result<Arc<dyn Auth>, AuthError> {
+        let config = settings.map(|s| s.config.clone()).unwrap_or_default();
+        let mut oauth = OAuth::new(url.clone(), config, self.http()?, Arc::clone(&self.store))
+            .with_server_name(name);
+        if let Some(factory) = &self.ui
+            && let Some(ui) = factory(&LoginRequest {
+                server: name,
+                url,
+                settings,
+            })
+        {
+            oauth = oauth.with_ui(ui);
+        }
+        Ok(Arc::new(oauth))
+    }
+}

@@ -1,0 +1,79 @@
+//! The HTTP client OAuth uses (discovery, registration, token requests):
+//! separate from the MCP transport's, following no redirects, with a
+//! timeout and a cap on response size.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use mcpkey_auth::oauth::{MAX_OAUTH_BODY, OAuthHttp};
+use mcpkey_auth::{AuthError, RedactedUrl};
+
+/// reqwest with redirects off, a 30 s timeout and a 1 MiB body cap.
+#[derive(Debug, Clone)]
+pub struct ReqwestOAuthHttp {
+    client: reqwest::Client,
+}
+
+impl ReqwestOAuthHttp {
+    /// A new client.
+    pub fn new() -> Result<Self, AuthError> {
+        super::core::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("mcpkey/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                AuthError::prepare("oauth", format!("cannot build the OAuth HTTP client: {e}"))
+            })?;
+        Ok(Self { client })
+    }
+}
+
+#[async_trait]
+impl OAuthHttp for ReqwestOAuthHttp {
+    async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, AuthError> {
+        let (parts, body) = req.into_parts();
+        let url = url::Url::parse(&parts.uri.to_string())
+            .map_err(|_| AuthError::prepare("oauth", "invalid OAuth request URL"))?;
+        let shown = RedactedUrl(&url).to_string();
+        let mut r = reqwest::Request::new(parts.method, url);
+        *r.headers_mut() = parts.headers;
+        if !body.is_empty() {
+            *r.body_mut() = Some(reqwest::Body::from(body));
+        }
+        tracing::debug!(url = %shown, "OAuth request");
+        let resp = self.client.execute(r).await.map_err(|e| {
+            AuthError::prepare(
+                "oauth",
+                format!("could not reach {shown}: {}", e.without_url()),
+            )
+        })?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let mut stream = resp.bytes_stream();
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                AuthError::prepare(
+                    "oauth",
+                    format!("reading {shown} failed: {}", e.without_url()),
+                )
+            })?;
+            if buf.len() + chunk.len() > MAX_OAUTH_BODY {
+                return Err(AuthError::prepare(
+                    "oauth",
+                    format!("{shown} sent more than {MAX_OAUTH_BODY} bytes"),
+                ));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let mut out = http::Response::new(buf.freeze());
+        *out.status_mut() = status;
+        *out.headers_mut() = headers;
+        Ok(out)
+    }
+}
