@@ -38,6 +38,7 @@
 pub mod client;
 pub mod config;
 mod error;
+pub mod login;
 pub mod session;
 pub mod transport;
 
@@ -47,6 +48,7 @@ pub use client::handler::{
 pub use client::{Client, ClientBuilder, ConnectReport};
 pub use config::{Config, ConfigError, HttpTransport, ProtocolPin, ServerConfig};
 pub use error::{Attempt, Error, ErrorKind, Result};
+pub use login::LoopbackUi;
 pub use session::{CallOptions, Era, ServerDetails, Session, Subscribe, Subscription};
 pub use transport::TransportKind;
 
