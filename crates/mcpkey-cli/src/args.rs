@@ -38,6 +38,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub accept_defaults: bool,
 
+    /// For OAuth logins: do not open a browser; print the URL and accept the
+    /// redirect URL pasted on stdin. (`--json` never logs in interactively.)
+    #[arg(long, global = true)]
+    pub no_open: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -97,6 +102,32 @@ pub enum Command {
     /// Connect and show what a server reports about itself.
     Info {
         /// Server name (all servers if omitted).
+        server: Option<String>,
+    },
+    /// Log in to a server with OAuth (browser, or --no-open to paste).
+    Login {
+        /// Server name.
+        server: String,
+    },
+    /// Forget a server's stored OAuth tokens.
+    Logout {
+        /// Server name.
+        server: String,
+    },
+    /// OAuth accounts.
+    Auth {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+}
+
+/// `mcpkey auth ...`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Per server: logged in or not, issuer, scopes, expiry (never a token).
+    Status {
+        /// Server name (all HTTP servers if omitted).
         server: Option<String>,
     },
 }

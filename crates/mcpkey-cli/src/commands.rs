@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use mcpkey::{AcceptDefaults, Client, Config, Error, Session};
 use serde_json::{Map, Value, json};
 
-use crate::args::{Cli, Command};
+use crate::args::{AuthCommand, Cli, Command};
 use crate::output;
 
 /// Exit code for a tool that returned `isError`.
@@ -41,6 +41,36 @@ pub async fn run(cli: Cli) -> u8 {
     if cli.accept_defaults {
         builder = builder.elicitation(AcceptDefaults);
     }
+    if !cli.json {
+        // Interactive logins only for people: --json never opens a browser
+        // (a server that needs a login then fails with exit code 3).
+        let open = !cli.no_open;
+        builder = builder.login_ui(std::sync::Arc::new(
+            move |req: &mcpkey::client::oauth::LoginRequest<'_>| {
+                let key = mcpkey::auth::oauth::canonical_resource(req.url);
+                let mut ui = mcpkey::login::LoopbackUi::new(&key)
+                    .server_name(req.server)
+                    .open_browser(open);
+                if let Some(s) = req.settings {
+                    if let Some(h) = &s.callback_host {
+                        ui = ui.host(h.clone());
+                    }
+                    if let Some(p) = s.callback_port {
+                        ui = ui.port(p);
+                    }
+                    if let Some(p) = &s.callback_path {
+                        ui = ui.path(p.clone());
+                    }
+                    if let Some(t) = s.login_timeout {
+                        ui = ui.timeout(t);
+                    }
+                }
+                let ui: std::sync::Arc<dyn mcpkey::auth::oauth::AuthorizationUi> =
+                    std::sync::Arc::new(ui);
+                Some(ui)
+            },
+        ));
+    }
     let client = builder.build();
     let ctx = Ctx {
         client: &client,
@@ -57,6 +87,11 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Call { server, tool, args } => ctx.call(server, tool, args).await,
         Command::Read { server, uri } => ctx.read(server, uri).await,
         Command::Prompt { server, name, args } => ctx.prompt(server, name, args).await,
+        Command::Login { server } => ctx.login(server).await,
+        Command::Logout { server } => ctx.logout(server).await,
+        Command::Auth {
+            command: AuthCommand::Status { server },
+        } => ctx.auth_status(server.as_deref()).await,
     };
     client.close().await;
     code
@@ -229,6 +264,81 @@ impl Ctx<'_> {
             }
             Err(e) => self.fail(&e),
         }
+    }
+
+    async fn login(&self, server: &str) -> u8 {
+        if self.json {
+            output::print_message_error(
+                true,
+                &format!("logging in needs a person: run `mcpkey login {server}` without --json"),
+                3,
+            );
+            return 3;
+        }
+        match self.client.login(server).await {
+            Ok(mcpkey::LoginOutcome::LoggedIn(st)) => {
+                println!("logged in to {server}");
+                output::account(&st);
+                0
+            }
+            Ok(_) => {
+                println!("{server} did not ask for authentication; nothing to do");
+                0
+            }
+            Err(e) => self.fail(&e),
+        }
+    }
+
+    async fn logout(&self, server: &str) -> u8 {
+        match self.client.logout(server).await {
+            Ok(had) => {
+                if self.json {
+                    println!("{}", json!({"server": server, "removed": had}));
+                } else if had {
+                    println!("logged out of {server}: its tokens are deleted");
+                } else {
+                    println!("no stored tokens for {server}");
+                }
+                0
+            }
+            Err(e) => self.fail(&e),
+        }
+    }
+
+    async fn auth_status(&self, server: Option<&str>) -> u8 {
+        let names: Vec<String> = match server {
+            Some(s) => vec![s.to_owned()],
+            None => self
+                .client
+                .server_names()
+                .filter(|n| {
+                    self.client.server_config(n).is_ok_and(|(c, _)| {
+                        matches!(c.target(), mcpkey::config::Target::Http { .. })
+                    })
+                })
+                .map(str::to_owned)
+                .collect(),
+        };
+        let mut out = Vec::new();
+        let mut code = 0;
+        for n in &names {
+            match self.client.account_status(n).await {
+                Ok(st) => out.push(st),
+                Err(e) => {
+                    code = code.max(e.exit_code());
+                    self.fail(&e);
+                }
+            }
+        }
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        } else {
+            for st in &out {
+                println!("{}", st.server);
+                output::account(st);
+            }
+        }
+        code
     }
 
     async fn read(&self, server: &str, uri: &str) -> u8 {

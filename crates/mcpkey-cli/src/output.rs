@@ -199,3 +199,31 @@ pub fn prompt_result(r: &GetPromptResult) {
         }
     }
 }
+
+/// One server's OAuth account, without any token.
+pub fn account(st: &mcpkey::AccountStatus) {
+    if !st.logged_in {
+        println!("  not logged in (resource {})", st.resource);
+        return;
+    }
+    println!("  issuer:  {}", st.issuer.as_deref().unwrap_or("?"));
+    if let Some(s) = &st.scope {
+        println!("  scopes:  {s}");
+    }
+    let expiry = match st.expires_at {
+        None => "unknown".to_owned(),
+        Some(_) if st.expired => "expired".to_owned(),
+        Some(t) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let mins = t.saturating_sub(now) / 60;
+            format!("in {} h {} min", mins / 60, mins % 60)
+        }
+    };
+    println!(
+        "  expires: {expiry}{}",
+        if st.refreshable { " (refreshable)" } else { "" }
+    );
+}

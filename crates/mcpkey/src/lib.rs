@@ -45,7 +45,7 @@ pub mod transport;
 pub use client::handler::{
     AcceptDefaults, ElicitationHandler, Notification, NotificationHandler, SamplingHandler,
 };
-pub use client::{Client, ClientBuilder, ConnectReport};
+pub use client::{AccountStatus, Client, ClientBuilder, ConnectReport, LoginOutcome};
 pub use config::{Config, ConfigError, HttpTransport, ProtocolPin, ServerConfig};
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use login::LoopbackUi;

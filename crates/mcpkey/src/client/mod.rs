@@ -3,8 +3,11 @@
 
 #![allow(deprecated)] // Roots are deprecated in 2026-07-28 but still served.
 
+mod account;
 pub mod handler;
 pub mod oauth;
+
+pub use account::{AccountStatus, LoginOutcome};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -60,6 +60,16 @@ impl OAuthEnv {
         url: &Url,
         settings: Option<&OAuthSettings>,
     ) -> Result<Arc<dyn Auth>, AuthError> {
+        Ok(Arc::new(self.oauth(name, url, settings)?))
+    }
+
+    /// The OAuth instance itself (for login).
+    pub(crate) fn oauth(
+        &self,
+        name: &str,
+        url: &Url,
+        settings: Option<&OAuthSettings>,
+    ) -> Result<OAuth, AuthError> {
         let config = settings.map(|s| s.config.clone()).unwrap_or_default();
         let mut oauth = OAuth::new(url.clone(), config, self.http()?, Arc::clone(&self.store))
             .with_server_name(name);
@@ -72,6 +82,6 @@ impl OAuthEnv {
         {
             oauth = oauth.with_ui(ui);
         }
-        Ok(Arc::new(oauth))
+        Ok(oauth)
     }
 }
