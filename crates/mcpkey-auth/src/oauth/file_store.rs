@@ -52,14 +52,14 @@ use super::store::{StoreLock, TokenStore};
 use super::types::{Registration, TokenRecord};
 use crate::AuthError;
 
-const SCHEME: &str = "oauth";
+pub(super) const SCHEME: &str = "oauth";
 /// The on-disk format's version.
-const FORMAT_VERSION: u32 = 1;
+pub(super) const FORMAT_VERSION: u32 = 1;
 /// Larger files are refused rather than read into memory.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-const TOKENS_DIR: &str = "tokens";
+pub(super) const TOKENS_DIR: &str = "tokens";
 const REGISTRATIONS_DIR: &str = "registrations";
-const WRITE_LOCK: &str = ".write.lock";
+pub(super) const WRITE_LOCK: &str = ".write.lock";
 /// The environment variable naming the store's directory.
 const HOME_ENV: &str = "MCPKEY_HOME";
 
@@ -139,19 +139,19 @@ fn tokens_path(tokens_dir: &Path, resource: &str) -> PathBuf {
 
 /// A tokens file.
 #[derive(Serialize, Deserialize)]
-struct TokensFile {
-    version: u32,
-    resource: String,
+pub(super) struct TokensFile {
+    pub(super) version: u32,
+    pub(super) resource: String,
     #[serde(default)]
-    records: Vec<TokenRecord>,
+    pub(super) records: Vec<TokenRecord>,
 }
 
 /// A registrations file.
 #[derive(Serialize, Deserialize)]
-struct RegistrationFile {
-    version: u32,
-    issuer: String,
-    registration: Registration,
+pub(super) struct RegistrationFile {
+    pub(super) version: u32,
+    pub(super) issuer: String,
+    pub(super) registration: Registration,
 }
 
 /// What is read before the rest, to refuse other versions clearly.
@@ -160,7 +160,7 @@ struct Header {
     version: u32,
 }
 
-fn fail(reason: String) -> AuthError {
+pub(super) fn fail(reason: String) -> AuthError {
     AuthError::prepare(SCHEME, reason)
 }
 
@@ -177,36 +177,38 @@ fn symlink_refused(path: &Path) -> AuthError {
     ))
 }
 
-/// Describes a parse failure by position only: serde's messages can quote
-/// the file's contents, which are secrets.
-fn corrupt(path: &Path, e: &serde_json::Error) -> AuthError {
+/// Describes a parse failure of `what` (a file, a keyring entry) by
+/// position only: serde's messages can quote the contents, which are secrets.
+fn corrupt(what: &dyn fmt::Display, e: &serde_json::Error) -> AuthError {
     use serde_json::error::Category;
-    let what = match e.classify() {
+    let problem = match e.classify() {
         Category::Io => "could not be read",
         Category::Syntax => "is not valid JSON",
         Category::Data => "does not hold the expected fields",
         Category::Eof => "ends too early (truncated)",
     };
     fail(format!(
-        "{} {what} (line {}, column {}); fix it, or remove it and sign in again",
-        path.display(),
+        "{what} {problem} (line {}, column {}); fix it, or remove it and sign in again",
         e.line(),
         e.column()
     ))
 }
 
-fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, AuthError> {
-    let header: Header = serde_json::from_slice(bytes).map_err(|e| corrupt(path, &e))?;
+/// Parses stored data of format version 1; `what` names it in errors.
+pub(super) fn parse<T: DeserializeOwned>(
+    what: &dyn fmt::Display,
+    bytes: &[u8],
+) -> Result<T, AuthError> {
+    let header: Header = serde_json::from_slice(bytes).map_err(|e| corrupt(what, &e))?;
     if header.version != FORMAT_VERSION {
         return Err(fail(format!(
-            "{} has format version {}, but this mcpkey understands version {FORMAT_VERSION} \
-             only (a newer mcpkey wrote it?). Upgrade mcpkey, or remove the file and sign \
-             in again",
-            path.display(),
+            "{what} has format version {}, but this mcpkey understands version \
+             {FORMAT_VERSION} only (a newer mcpkey wrote it?). Upgrade mcpkey, or remove it \
+             and sign in again",
             header.version
         )));
     }
-    serde_json::from_slice(bytes).map_err(|e| corrupt(path, &e))
+    serde_json::from_slice(bytes).map_err(|e| corrupt(what, &e))
 }
 
 /// Refuses what other users can access (Unix).
@@ -300,7 +302,7 @@ fn existing_sub(base: &Path, sub: &str) -> Result<Option<PathBuf>, AuthError> {
 }
 
 /// `base/sub`, created if missing.
-fn ensure_sub(base: &Path, sub: &str) -> Result<PathBuf, AuthError> {
+pub(super) fn ensure_sub(base: &Path, sub: &str) -> Result<PathBuf, AuthError> {
     private_dir(base, true, true)?;
     let dir = base.join(sub);
     private_dir(&dir, true, false)?;
@@ -455,7 +457,7 @@ fn remove_stale_temps(dir: &Path, target: &Path) {
 
 /// Opens (creating, 0600) and exclusively locks a lock file, waiting for
 /// other holders. The lock is released when the file is closed.
-fn lock_file(path: &Path) -> Result<File, AuthError> {
+pub(super) fn lock_file(path: &Path) -> Result<File, AuthError> {
     if let Ok(m) = fs::symlink_metadata(path)
         && m.file_type().is_symlink()
     {
@@ -472,7 +474,7 @@ fn lock_file(path: &Path) -> Result<File, AuthError> {
     Ok(file)
 }
 
-fn newest_first(records: &mut [TokenRecord]) {
+pub(super) fn newest_first(records: &mut [TokenRecord]) {
     records.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
 }
 
@@ -481,7 +483,7 @@ fn read_tokens_file(path: &Path) -> Result<Option<TokensFile>, AuthError> {
     let Some(bytes) = read_private(path)? else {
         return Ok(None);
     };
-    let mut file: TokensFile = parse(path, &bytes)?;
+    let mut file: TokensFile = parse(&path.display(), &bytes)?;
     newest_first(&mut file.records);
     Ok(Some(file))
 }
@@ -579,7 +581,7 @@ fn registration_blocking(base: &Path, issuer: &str) -> Result<Option<Registratio
     let Some(bytes) = read_private(&path)? else {
         return Ok(None);
     };
-    let file: RegistrationFile = parse(&path, &bytes)?;
+    let file: RegistrationFile = parse(&path.display(), &bytes)?;
     if file.issuer != issuer || file.registration.issuer != issuer {
         return Err(fail(format!(
             "{} holds the registration of another issuer (its name does not match its \
@@ -603,8 +605,8 @@ fn put_registration_blocking(base: &Path, registration: Registration) -> Result<
     write_atomic(&dir, &path, &bytes)
 }
 
-/// Runs file work on the blocking pool.
-async fn blocking<T, F>(f: F) -> Result<T, AuthError>
+/// Runs file (or keyring) work on the blocking pool.
+pub(super) async fn blocking<T, F>(f: F) -> Result<T, AuthError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, AuthError> + Send + 'static,
@@ -613,7 +615,7 @@ where
         .await
         .map_err(|e| AuthError::Prepare {
             scheme: SCHEME.to_owned(),
-            reason: "the token store's file task failed".to_owned(),
+            reason: "the token store's background task failed".to_owned(),
             source: Some(Box::new(e)),
         })?
 }

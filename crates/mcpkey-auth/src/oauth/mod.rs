@@ -11,6 +11,8 @@ pub mod crypto;
 pub mod discovery;
 pub mod file_store;
 pub mod http;
+#[cfg(feature = "keyring")]
+pub mod keyring_store;
 pub mod registration;
 pub mod store;
 pub mod token;
@@ -24,6 +26,8 @@ pub use config::{EnterpriseManaged, Grant, OAuthConfig};
 pub use crypto::JwtAlgorithm;
 pub use discovery::ServerMetadata;
 pub use file_store::FileStore;
+#[cfg(feature = "keyring")]
+pub use keyring_store::KeyringStore;
 pub use store::{MemoryStore, StoreLock, TokenStore};
 pub use types::{Registration, TokenRecord, TokenSet, now_unix};
 pub use ui::{AuthorizationPrompt, AuthorizationUi};
