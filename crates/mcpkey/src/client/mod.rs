@@ -329,9 +329,16 @@ impl Client {
     }
 }
 
-/// The default token store.
+/// The default token store: files under `$MCPKEY_HOME` or the user data
+/// directory; in memory (with a warning) when neither exists.
 fn default_token_store() -> Arc<dyn mcpkey_auth::oauth::TokenStore> {
-    Arc::new(mcpkey_auth::oauth::MemoryStore::default())
+    match mcpkey_auth::oauth::FileStore::open_default() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "OAuth tokens will not be kept between runs");
+            Arc::new(mcpkey_auth::oauth::MemoryStore::default())
+        }
+    }
 }
 
 #[allow(dead_code)]
