@@ -67,7 +67,7 @@ form-urlencodes the Basic halves (RFC 6749 2.3.1) authenticates.
 
 LOG. Every HTTP request appends one JSON line to --log:
   {"event": "rs" | "prm" | "as_metadata" | "register" | "authorize" | "token" |
-            "refresh_reuse" | "revoke" | "stats" | "not_found",
+            "refresh_reuse" | "code_reuse" | "revoke" | "stats" | "not_found",
    "method": ..., "path": ..., "grant_type": ... | null, "ok": bool,
    "status": int, "error": ... | null, "reason": ..., "client_id": ... | null}
 THIS LOG CONTAINS SECRETS ON PURPOSE: issued values appear under
@@ -554,11 +554,11 @@ class OAuthApp:
         self.app, self.s = app, state
         self.log = open(log_path, "a", buffering=1, encoding="utf-8")
 
-    def _record(self, scope, event: str, ok: bool, status: int, **extra):
+    def _record(self, asgi_scope, event: str, ok: bool, status: int, **extra):
         entry = {
             "event": event,
-            "method": scope["method"],
-            "path": scope["path"],
+            "method": asgi_scope["method"],
+            "path": asgi_scope["path"],
             "grant_type": None,
             "ok": ok,
             "status": status,

@@ -17,6 +17,8 @@ mod client;
 mod fallback;
 /// Streamable HTTP in both eras.
 mod http;
+/// OAuth: refresh, rotation, single-flight, step-up.
+mod oauth;
 /// Legacy HTTP+SSE.
 mod sse;
 /// stdio servers, well-behaved and not.

@@ -202,7 +202,14 @@ pub mod tempdir {
                 std::process::id(),
                 super::free_port()
             ));
-            std::fs::create_dir_all(&p).unwrap();
+            // 0700 like a real home directory: the token store refuses
+            // directories other users can read.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&p)
+                .unwrap();
             Dir(p)
         }
 
@@ -245,4 +252,41 @@ pub fn auth_server(scheme: &str, args: &[&str]) -> Peer {
         .args(args)
         .env("PYTHONWARNINGS", "ignore");
     spawn(cmd, port, Some(log), Some(dir))
+}
+
+/// The Python OAuth authorization server + protected MCP server
+/// (tests/peers/oauth_server.py). Its log lists every secret it issued.
+pub fn oauth_server(args: &[&str]) -> Peer {
+    let port = free_port();
+    let dir = tempdir::Dir::new();
+    let log = dir.path().join("oauth.jsonl");
+    let mut cmd = Command::new(python());
+    cmd.arg(peer_script("oauth_server.py"))
+        .args(["--port", &port.to_string(), "--log"])
+        .arg(&log)
+        .args(args)
+        .env("PYTHONWARNINGS", "ignore");
+    spawn(cmd, port, Some(log), Some(dir))
+}
+
+impl Peer {
+    /// The oauth server's counters.
+    pub async fn stats(&self) -> serde_json::Value {
+        let out = tokio::process::Command::new("curl")
+            .args(["-s", &self.url("/_stats")])
+            .output()
+            .await
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Revokes every access token at the oauth server.
+    pub async fn revoke(&self) {
+        let out = tokio::process::Command::new("curl")
+            .args(["-s", "-X", "POST", &self.url("/_revoke")])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+    }
 }

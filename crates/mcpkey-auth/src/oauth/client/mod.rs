@@ -181,10 +181,27 @@ impl OAuth {
 
     /// The token to send now, refreshed first if it is about to expire.
     async fn usable_token(&self) -> Result<Option<TokenSet>, AuthError> {
-        let tokens = self.current_tokens();
+        let (tokens, margin) = {
+            let st = self.state();
+            match st.current.as_ref() {
+                Some(c) => {
+                    // Refresh `refresh_margin` before expiry, but never earlier
+                    // than a quarter of the token's lifetime before it (short-lived
+                    // tokens would otherwise be refreshed on every request).
+                    let lifetime = c
+                        .record
+                        .tokens
+                        .expires_at
+                        .map(|e| e.saturating_sub(c.record.updated_at))
+                        .unwrap_or(u64::MAX);
+                    (Some(c.record.tokens.clone()), self.config.refresh_margin.min(lifetime / 4))
+                }
+                None => (None, 0),
+            }
+        };
         if let Some(t) = &tokens
             && t.refresh_token.is_some()
-            && t.expires_within(self.config.refresh_margin)
+            && t.expires_within(margin)
         {
             let _flight = self.flight.lock().await;
             if !self.changed_since(&tokens)
