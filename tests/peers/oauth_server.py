@@ -6,7 +6,7 @@ ASGI middleware (like auth_server.py). Served with uvicorn on 127.0.0.1.
 
     python oauth_server.py --port N --log FILE [--expires-in SECONDS] [--no-refresh]
                            [--rotate | --no-rotate] [--require-scope SCOPE]
-                           [--tricky-secret] [--json]
+                           [--tricky-secret] [--confidential] [--json]
 
 B = http://127.0.0.1:N. Endpoints:
 
@@ -57,6 +57,8 @@ B = http://127.0.0.1:N. Endpoints:
                     Bearer error="insufficient_scope", scope="S", resource_metadata=...
   POST /_revoke     TEST HOOK, unauthenticated: revokes ALL access tokens (not refresh
                     tokens), so the next MCP request gets 401. Answers {"revoked": n}.
+                    /_revoke?grants=1 forgets every refresh token as well, so only a
+                    new authorization gets back in.
   GET  /_stats      TEST HOOK: {"registrations", "authorizations", "token_code",
                     "token_refresh", "refresh_reuse", "invalid_client", "rs_401", plus
                     "rs_403", "rs_ok", "code_reuse", "token_error"}.
@@ -64,6 +66,8 @@ B = http://127.0.0.1:N. Endpoints:
 
 --tricky-secret issues client secrets containing ' :+/%&=' so only a client that
 form-urlencodes the Basic halves (RFC 6749 2.3.1) authenticates.
+--confidential drops "none" from the supported token endpoint auth methods, so
+every registered client gets (and must use) a secret.
 
 LOG. Every HTTP request appends one JSON line to --log:
   {"event": "rs" | "prm" | "as_metadata" | "register" | "authorize" | "token" |
@@ -173,9 +177,11 @@ class Params:
 
 
 class State:
-    def __init__(self, base: str, expires_in: int, refresh: bool, rotate: bool, require_scope, tricky: bool):
+    def __init__(self, base: str, expires_in: int, refresh: bool, rotate: bool, require_scope, tricky: bool,
+                 confidential: bool = False):
         self.base, self.expires_in, self.refresh, self.rotate = base, expires_in, refresh, rotate
         self.require_scope, self.tricky = require_scope, tricky
+        self.auth_methods = [m for m in AUTH_METHODS if not (confidential and m == "none")]
         self.resource = base + "/mcp"
         self.prm_url = base + "/.well-known/oauth-protected-resource/mcp"
         self.clients: dict = {}  # client_id -> registered metadata (+ "client_secret")
@@ -214,7 +220,7 @@ class State:
             "response_types_supported": ["code"],
             "grant_types_supported": grants,
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "token_endpoint_auth_methods_supported": self.auth_methods,
             "authorization_response_iss_parameter_supported": True,
             "scopes_supported": SCOPES_AS,
         }
@@ -270,7 +276,7 @@ class State:
             if parts.scheme == "http" and parts.hostname not in LOOPBACK:
                 raise OAuthError(400, "invalid_redirect_uri", f"http redirect URI {u!r} is not loopback")
         method = meta.get("token_endpoint_auth_method", "client_secret_basic")
-        if method not in AUTH_METHODS:
+        if method not in self.auth_methods:
             raise OAuthError(400, "invalid_client_metadata", f"token_endpoint_auth_method {method!r} unsupported")
         grants = meta.get("grant_types", ["authorization_code"])
         rtypes = meta.get("response_types", ["code"])
@@ -533,7 +539,9 @@ class State:
         log["reason"] = "refreshed (rotated)" if self.rotate else "refreshed (refresh token kept)"
         return out
 
-    def revoke_all(self) -> int:
+    def revoke_all(self, grants: bool = False) -> int:
+        if grants:
+            self.refresh_tokens.clear()
         n = 0
         for entry in self.access.values():
             if not entry["revoked"]:
@@ -601,7 +609,8 @@ class OAuthApp:
             elif event == "revoke":
                 self._only(method, "POST")
                 await self._body(receive)
-                status, body = 200, {"revoked": self.s.revoke_all()}
+                grants = "grants=1" in scope.get("query_string", b"").decode("latin-1")
+                status, body = 200, {"revoked": self.s.revoke_all(grants)}
                 log["reason"] = f"revoked {body['revoked']} access tokens"
             elif event == "stats":
                 self._only(method, "GET")
@@ -688,6 +697,7 @@ def main():
     p.add_argument("--rotate", action=argparse.BooleanOptionalAction, default=True, help="rotate refresh tokens")
     p.add_argument("--require-scope", help="RS demands this scope (403 insufficient_scope otherwise)")
     p.add_argument("--tricky-secret", action="store_true", help="client secrets containing ' :+/%%&='")
+    p.add_argument("--confidential", action="store_true", help="register confidential clients only (no 'none')")
     p.add_argument("--json", action="store_true", help="MCP JSON responses instead of SSE")
     a = p.parse_args()
     if a.expires_in < 1:
@@ -699,7 +709,7 @@ def main():
 
     host = "127.0.0.1"
     base = f"http://{host}:{a.port}"
-    state = State(base, a.expires_in, not a.no_refresh, a.rotate, a.require_scope, a.tricky_secret)
+    state = State(base, a.expires_in, not a.no_refresh, a.rotate, a.require_scope, a.tricky_secret, a.confidential)
     app = OAuthApp(build_app("both", host, a.json), state, a.log)
     uvicorn.run(app, host=host, port=a.port, log_level="warning")
 

@@ -41,9 +41,13 @@ pub async fn run(cli: Cli) -> u8 {
     if cli.accept_defaults {
         builder = builder.elicitation(AcceptDefaults);
     }
-    if !cli.json {
-        // Interactive logins only for people: --json never opens a browser
-        // (a server that needs a login then fails with exit code 3).
+    // Interactive logins only for people: `mcpkey login`, or any command
+    // whose stderr is a terminal (someone sees the URL). --json and scripts
+    // never wait for a browser: a server that needs a login then fails at
+    // once with exit code 3 and the `mcpkey login` command to run.
+    let person = matches!(cli.command, Command::Login { .. })
+        || std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !cli.json && person {
         let open = !cli.no_open;
         builder = builder.login_ui(std::sync::Arc::new(
             move |req: &mcpkey::client::oauth::LoginRequest<'_>| {

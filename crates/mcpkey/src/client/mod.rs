@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::config::{Config, ConfigError, ServerConfig};
 use crate::error::{Error, ErrorKind};
 use crate::session::Session;
+use crate::session::attention::Attention;
 use crate::session::handshake::{ConnectOptions, Memo, connect};
 use handler::{ElicitationHandler, Handlers, NotificationHandler, SamplingHandler};
 
@@ -208,6 +209,7 @@ impl ClientBuilder {
                         store: self.token_store.unwrap_or_else(default_token_store),
                         http: Arc::default(),
                         ui: self.login_ui,
+                        attention: Attention::default(),
                     },
                 },
                 memos: Mutex::new(HashMap::new()),

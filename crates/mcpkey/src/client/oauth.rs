@@ -3,11 +3,13 @@
 
 use std::sync::{Arc, OnceLock};
 
-use mcpkey_auth::oauth::{AuthorizationUi, OAuth, OAuthHttp, TokenStore};
+use async_trait::async_trait;
+use mcpkey_auth::oauth::{AuthorizationPrompt, AuthorizationUi, OAuth, OAuthHttp, TokenStore};
 use mcpkey_auth::{Auth, AuthError};
 use url::Url;
 
 use crate::config::OAuthSettings;
+use crate::session::attention::Attention;
 use crate::transport::http::oauth_http::ReqwestOAuthHttp;
 
 /// What a login UI is built for.
@@ -33,6 +35,8 @@ pub(crate) struct OAuthEnv {
     pub store: Arc<dyn TokenStore>,
     pub http: Arc<OnceLock<Arc<dyn OAuthHttp>>>,
     pub ui: Option<LoginUiFactory>,
+    /// Logins in progress, which connect and request timeouts do not count.
+    pub attention: Attention,
 }
 
 impl std::fmt::Debug for OAuthEnv {
@@ -80,8 +84,30 @@ impl OAuthEnv {
                 settings,
             })
         {
-            oauth = oauth.with_ui(ui);
+            oauth = oauth.with_ui(Arc::new(Attended {
+                inner: ui,
+                attention: self.attention.clone(),
+            }));
         }
         Ok(oauth)
+    }
+}
+
+/// A login UI whose time on screen timeouts do not count.
+#[derive(Debug)]
+struct Attended {
+    inner: Arc<dyn AuthorizationUi>,
+    attention: Attention,
+}
+
+#[async_trait]
+impl AuthorizationUi for Attended {
+    fn redirect_uri(&self) -> String {
+        self.inner.redirect_uri()
+    }
+
+    async fn authorize(&self, prompt: AuthorizationPrompt<'_>) -> Result<Url, AuthError> {
+        let _busy = self.attention.begin();
+        self.inner.authorize(prompt).await
     }
 }

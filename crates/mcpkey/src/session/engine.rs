@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use super::attention::Attention;
 use super::dispatch::{Shared, answer};
 use super::headers::{MCP_METHOD, MCP_NAME, encode_value};
 use crate::ErrorKind;
@@ -54,6 +55,8 @@ pub(crate) struct Engine {
     pub client_info: Value,
     pub capabilities: Value,
     pub log_level: Option<String>,
+    /// Logins in progress: request timeouts do not count them.
+    pub attention: Attention,
     /// Whether to send `Mcp-Method`/`Mcp-Name`/`Mcp-Param-*` (modern HTTP).
     pub http_headers: bool,
     pub reinit: Option<Reinit>,
@@ -161,17 +164,20 @@ impl Engine {
             };
             let generation = self.reinit.as_ref().map(|r| r.seen.load(Ordering::Acquire));
             let mut guard = CancelGuard::new(self, id);
-            let outcome =
-                match tokio::time::timeout_at(deadline, self.shared.transport.call(call)).await {
-                    Err(_) => {
-                        guard.fire("timed out");
-                        return Err(ErrorKind::Timeout(timeout));
-                    }
-                    Ok(res) => {
-                        guard.disarm();
-                        res
-                    }
-                };
+            let outcome = match self
+                .attention
+                .timeout_at(deadline, timeout, self.shared.transport.call(call))
+                .await
+            {
+                Err(_) => {
+                    guard.fire("timed out");
+                    return Err(ErrorKind::Timeout(timeout));
+                }
+                Ok(res) => {
+                    guard.disarm();
+                    res
+                }
+            };
             match outcome {
                 Ok(Ok(raw)) => return Ok(raw),
                 Ok(Err(rpc)) => {

@@ -2,6 +2,7 @@
 //! prompting — the same API whichever transport and protocol era the server
 //! speaks.
 
+pub(crate) mod attention;
 mod cache;
 pub(crate) mod dispatch;
 mod engine;

@@ -282,8 +282,17 @@ impl Peer {
 
     /// Revokes every access token at the oauth server.
     pub async fn revoke(&self) {
+        self.revoke_path("/_revoke").await;
+    }
+
+    /// Revokes every access and refresh token: only a new login gets in.
+    pub async fn revoke_grants(&self) {
+        self.revoke_path("/_revoke?grants=1").await;
+    }
+
+    async fn revoke_path(&self, path: &str) {
         let out = tokio::process::Command::new("curl")
-            .args(["-s", "-X", "POST", &self.url("/_revoke")])
+            .args(["-s", "-X", "POST", &self.url(path)])
             .output()
             .await
             .unwrap();

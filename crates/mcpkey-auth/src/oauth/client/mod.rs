@@ -194,7 +194,10 @@ impl OAuth {
                         .expires_at
                         .map(|e| e.saturating_sub(c.record.updated_at))
                         .unwrap_or(u64::MAX);
-                    (Some(c.record.tokens.clone()), self.config.refresh_margin.min(lifetime / 4))
+                    (
+                        Some(c.record.tokens.clone()),
+                        self.config.refresh_margin.min(lifetime / 4),
+                    )
                 }
                 None => (None, 0),
             }

@@ -77,7 +77,13 @@ pub(crate) async fn connect(
         return Err(fail(ErrorKind::Disabled));
     }
     let deadline = Instant::now() + cfg.connect_timeout;
-    match tokio::time::timeout_at(deadline, connect_inner(name, cfg, opts, memo, deadline)).await {
+    let work = connect_inner(name, cfg, opts, memo, deadline);
+    match opts
+        .oauth
+        .attention
+        .timeout_at(deadline, cfg.connect_timeout, work)
+        .await
+    {
         Ok(r) => r.map_err(fail),
         Err(_) => Err(fail(ErrorKind::Timeout(cfg.connect_timeout))),
     }
@@ -171,6 +177,7 @@ async fn connect_inner(
         client_info: opts.client_info.clone(),
         capabilities,
         log_level: opts.log_level.clone(),
+        attention: opts.oauth.attention.clone(),
         http_headers: parts.http_headers,
         reinit: parts.reinit.map(|(http, init_params)| Reinit {
             http,
