@@ -48,7 +48,24 @@ impl Body {
 
     /// Reads the whole body, failing if it exceeds `limit` bytes.
     pub async fn read_to_bytes(mut self, limit: usize) -> Result<Bytes, AuthError> {
-        let mut buf = BytesMut::new();
+        // Most bodies arrive in one chunk: return it without copying.
+        let Some(first) = self.inner.next().await else {
+            return Ok(Bytes::new());
+        };
+        let first = first.map_err(AuthError::Body)?;
+        if first.len() > limit {
+            return Err(AuthError::BodyTooLarge { limit });
+        }
+        let Some(second) = self.inner.next().await else {
+            return Ok(first);
+        };
+        let second = second.map_err(AuthError::Body)?;
+        if first.len() + second.len() > limit {
+            return Err(AuthError::BodyTooLarge { limit });
+        }
+        let mut buf = BytesMut::with_capacity(first.len() + second.len());
+        buf.extend_from_slice(&first);
+        buf.extend_from_slice(&second);
         while let Some(chunk) = self.inner.next().await {
             let chunk = chunk.map_err(AuthError::Body)?;
             if buf.len() + chunk.len() > limit {
@@ -152,5 +169,20 @@ mod tests {
         ));
         let b = Body::from_bytes(vec![1u8; 10]);
         assert_eq!(b.read_to_bytes(10).await.unwrap().len(), 10);
+        let chunks = |n: usize| {
+            Body::from_stream(futures_util::stream::iter(
+                (0..n).map(|i| Ok(Bytes::from(vec![i as u8; 4]))),
+            ))
+        };
+        assert_eq!(chunks(0).read_to_bytes(0).await.unwrap().len(), 0);
+        assert_eq!(chunks(3).read_to_bytes(12).await.unwrap()[8], 2);
+        assert!(matches!(
+            chunks(2).read_to_bytes(7).await,
+            Err(AuthError::BodyTooLarge { limit: 7 })
+        ));
+        assert!(matches!(
+            chunks(3).read_to_bytes(11).await,
+            Err(AuthError::BodyTooLarge { limit: 11 })
+        ));
     }
 }

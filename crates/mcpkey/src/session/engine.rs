@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::attention::Attention;
 use super::dispatch::{Shared, answer};
 use super::headers::{MCP_METHOD, MCP_NAME, encode_value};
+use super::meta::{ProtocolMeta, WithMeta};
 use crate::ErrorKind;
 use crate::config::MODERN_VERSIONS;
 use crate::transport::http::streamable::StreamableHttp;
@@ -49,7 +50,8 @@ pub(crate) struct Reinit {
 pub(crate) struct Engine {
     pub shared: Arc<Shared>,
     pub era: Era,
-    pub version: Mutex<String>,
+    /// The modern `_meta` fields (and the version they carry).
+    pub meta: Mutex<Arc<ProtocolMeta>>,
     pub ids: Arc<AtomicI64>,
     /// Client info and capabilities for modern `_meta`.
     pub client_info: Value,
@@ -67,50 +69,40 @@ impl Engine {
         self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn version(&self) -> String {
-        self.version
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// Our `_meta` fields, in the modern era.
+    pub(crate) fn protocol_meta(&self) -> Option<Arc<ProtocolMeta>> {
+        (self.era == Era::Modern)
+            .then(|| Arc::clone(&self.meta.lock().unwrap_or_else(|e| e.into_inner())))
     }
 
-    /// The modern `_meta` fields, merged into `params` (ours win for the
-    /// protocol keys; other keys such as `progressToken` are kept).
-    pub(crate) fn with_meta(
+    /// The request body: `params` with our `_meta` merged in (modern era).
+    pub(crate) fn encode(
         &self,
-        params: Option<Map<String, Value>>,
-    ) -> Option<Map<String, Value>> {
-        if self.era != Era::Modern {
-            return params;
+        id: i64,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+    ) -> Vec<u8> {
+        let meta = self.protocol_meta();
+        let p = WithMeta {
+            params,
+            meta: meta.as_deref(),
+        };
+        if p.is_some() {
+            encode_request(id, method, Some(&p))
+        } else {
+            encode_request::<()>(id, method, None)
         }
-        let mut p = params.unwrap_or_default();
-        let meta = p
-            .entry("_meta")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !meta.is_object() {
-            *meta = Value::Object(Map::new());
-        }
-        if let Value::Object(m) = meta {
-            m.insert(
-                "io.modelcontextprotocol/protocolVersion".into(),
-                Value::String(self.version()),
-            );
-            m.insert(
-                "io.modelcontextprotocol/clientInfo".into(),
-                self.client_info.clone(),
-            );
-            m.insert(
-                "io.modelcontextprotocol/clientCapabilities".into(),
-                self.capabilities.clone(),
-            );
-            if let Some(level) = &self.log_level {
-                m.insert(
-                    "io.modelcontextprotocol/logLevel".into(),
-                    Value::String(level.clone()),
-                );
-            }
-        }
-        Some(p)
+    }
+
+    fn set_version(&self, version: &str) {
+        let meta = ProtocolMeta::new(
+            version,
+            &self.client_info,
+            &self.capabilities,
+            self.log_level.as_deref(),
+        );
+        *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(meta);
+        self.shared.transport.set_protocol_version(version);
     }
 
     pub(crate) fn headers(
@@ -144,7 +136,7 @@ impl Engine {
     pub(crate) async fn request(
         &self,
         method: &str,
-        params: Option<Map<String, Value>>,
+        params: Option<&Map<String, Value>>,
         extra_headers: &[(http::HeaderName, http::HeaderValue)],
         timeout: Duration,
     ) -> Result<Box<RawValue>, ErrorKind> {
@@ -154,9 +146,8 @@ impl Engine {
         let mut reinit_done = false;
         loop {
             let id = self.next_id();
-            let p = self.with_meta(params.clone());
-            let headers = self.headers(method, p.as_ref(), extra_headers);
-            let body = encode_request(id, method, p.as_ref());
+            let headers = self.headers(method, params, extra_headers);
+            let body = self.encode(id, method, params);
             let call = Call {
                 id,
                 body: body.into(),
@@ -186,8 +177,7 @@ impl Engine {
                         && let Some(v) = supported_modern_version(&rpc)
                     {
                         tracing::debug!(server = %self.shared.name, version = %v, "server asked for another protocol version; retrying");
-                        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = v.clone();
-                        self.shared.transport.set_protocol_version(&v);
+                        self.set_version(&v);
                         version_retry = true;
                         continue;
                     }
@@ -202,8 +192,7 @@ impl Engine {
                     && supported_modern_version(&rpc).is_some() =>
                 {
                     if let Some(v) = supported_modern_version(&rpc) {
-                        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = v.clone();
-                        self.shared.transport.set_protocol_version(&v);
+                        self.set_version(&v);
                     }
                     version_retry = true;
                     continue;
@@ -282,19 +271,23 @@ impl Engine {
     pub(crate) async fn request_with_input(
         &self,
         method: &str,
-        params: Map<String, Value>,
+        params: &Map<String, Value>,
         extra_headers: &[(http::HeaderName, http::HeaderValue)],
         timeout: Duration,
     ) -> Result<(Box<RawValue>, bool), ErrorKind> {
         let mut retry: Option<(Map<String, Value>, Option<Value>)> = None;
         for round in 0..=MAX_INPUT_ROUNDS {
-            let mut p = params.clone();
-            if let Some((responses, state)) = retry.take() {
+            // The first round sends `params` as given; later rounds add the
+            // answers (a copy only then).
+            let with_input = retry.take().map(|(responses, state)| {
+                let mut p = params.clone();
                 p.insert("inputResponses".into(), Value::Object(responses));
                 if let Some(s) = state {
                     p.insert("requestState".into(), s);
                 }
-            }
+                p
+            });
+            let p = with_input.as_ref().unwrap_or(params);
             let raw = self
                 .request(method, Some(p), extra_headers, timeout)
                 .await?;

@@ -8,6 +8,7 @@ pub(crate) mod dispatch;
 mod engine;
 pub(crate) mod handshake;
 pub(crate) mod headers;
+mod meta;
 mod subscribe;
 
 use std::collections::{HashMap, HashSet};
@@ -204,14 +205,14 @@ impl Session {
         let raw = if matches!(method, "tools/call" | "prompts/get" | "resources/read") {
             e.request_with_input(
                 method,
-                params.unwrap_or_default(),
+                &params.unwrap_or_default(),
                 &[],
                 self.inner.request_timeout,
             )
             .await
             .map(|(r, _)| r)
         } else {
-            e.request(method, params, &[], self.inner.request_timeout)
+            e.request(method, params.as_ref(), &[], self.inner.request_timeout)
                 .await
         }
         .map_err(|k| self.err(method, k))?;
@@ -247,7 +248,7 @@ impl Session {
         let raw = self
             .inner
             .engine
-            .request(method, params, &[], self.inner.request_timeout)
+            .request(method, params.as_ref(), &[], self.inner.request_timeout)
             .await
             .map_err(|k| self.err(method, k))?;
         cache.put(method, key, &raw);
@@ -377,8 +378,8 @@ impl Session {
         self.check_open(&step)?;
         let mut params = Map::new();
         params.insert("name".into(), Value::String(name.to_owned()));
-        if let Some(a) = &arguments {
-            params.insert("arguments".into(), Value::Object(a.clone()));
+        if let Some(a) = arguments {
+            params.insert("arguments".into(), Value::Object(a));
         }
         let engine = &self.inner.engine;
         let progress_key = opts.progress.as_ref().map(|cb| {
@@ -399,9 +400,10 @@ impl Session {
         let timeout = opts.timeout.unwrap_or(self.inner.request_timeout);
         let mut refreshed = false;
         loop {
-            let headers = self.headers_for(name, arguments.as_ref());
+            let arguments = params.get("arguments").and_then(Value::as_object);
+            let headers = self.headers_for(name, arguments);
             match engine
-                .request_with_input("tools/call", params.clone(), &headers, timeout)
+                .request_with_input("tools/call", &params, &headers, timeout)
                 .await
             {
                 Ok((raw, _)) => return self.parse(&step, &raw),
@@ -459,7 +461,7 @@ impl Session {
         let (raw, had_input) = self
             .inner
             .engine
-            .request_with_input("resources/read", params, &[], self.inner.request_timeout)
+            .request_with_input("resources/read", &params, &[], self.inner.request_timeout)
             .await
             .map_err(|k| self.err(&step, k))?;
         if !had_input {
@@ -484,7 +486,7 @@ impl Session {
         let (raw, _) = self
             .inner
             .engine
-            .request_with_input("prompts/get", params, &[], self.inner.request_timeout)
+            .request_with_input("prompts/get", &params, &[], self.inner.request_timeout)
             .await
             .map_err(|k| self.err(&step, k))?;
         self.parse(&step, &raw)

@@ -17,7 +17,6 @@ use tokio::task::JoinHandle;
 
 use super::{Era, Session};
 use crate::error::{Error, ErrorKind};
-use crate::transport::jsonrpc::encode_request;
 use crate::transport::{Call, TransportError};
 
 /// Longest wait for the server to acknowledge a subscription.
@@ -183,11 +182,12 @@ impl Session {
             "notifications".into(),
             serde_json::to_value(&filter).unwrap_or(Value::Null),
         );
-        let params = engine.with_meta(Some(params));
-        let headers = engine.headers("subscriptions/listen", params.as_ref(), &[]);
+        let headers = engine.headers("subscriptions/listen", Some(&params), &[]);
         let call = Call {
             id,
-            body: encode_request(id, "subscriptions/listen", params.as_ref()).into(),
+            body: engine
+                .encode(id, "subscriptions/listen", Some(&params))
+                .into(),
             headers,
         };
         let (tx, rx) = oneshot::channel();

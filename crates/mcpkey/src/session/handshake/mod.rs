@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 use super::dispatch::{self, Shared};
 use super::engine::{Engine, Era, Reinit};
+use super::meta::ProtocolMeta;
 use super::{ServerDetails, Session};
 use crate::client::handler::Handlers;
 use crate::config::{
@@ -172,7 +173,12 @@ async fn connect_inner(
     let engine = Engine {
         shared,
         era: parts.era,
-        version: std::sync::Mutex::new(parts.version),
+        meta: std::sync::Mutex::new(Arc::new(ProtocolMeta::new(
+            &parts.version,
+            &opts.client_info,
+            &capabilities,
+            opts.log_level.as_deref(),
+        ))),
         ids,
         client_info: opts.client_info.clone(),
         capabilities,
@@ -233,6 +239,7 @@ fn http_core(
     policy.allow_insecure_http = cfg.allow_insecure_http;
     let authenticator = Authenticator::new(auth).with_policy(policy);
     HttpCore::new(
+        url,
         authenticator,
         cfg.headers.clone(),
         HttpSettings {

@@ -2,20 +2,18 @@
 //! headers, and its [`Authenticator`]. Every HTTP request of every HTTP
 //! transport is sent by [`HttpCore::send`].
 
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use mcpkey_auth::{
-    AuthError, AuthRequest, AuthResponse, Authenticator, Body, BoxError, Exchange, RedactedUrl,
-    RequestKind,
+    AuthError, AuthRequest, AuthResponse, Authenticator, Body, BoxError, RedactedUrl, RequestKind,
 };
 use url::Url;
 
+use super::wire::{Wire, WireSettings};
 use crate::transport::TransportError;
 use crate::transport::jsonrpc::{Incoming, RpcError, parse_incoming};
 
@@ -40,50 +38,35 @@ pub(crate) struct HttpCore {
 
 #[derive(Debug)]
 struct Inner {
-    exchange: ReqwestExchange,
+    wire: Wire,
     auth: Authenticator,
     static_headers: Vec<(HeaderName, HeaderValue)>,
     settings: HttpSettings,
 }
 
-pub(crate) fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Fails only if another provider was installed first, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 impl HttpCore {
     pub(crate) fn new(
+        url: &Url,
         auth: Authenticator,
         static_headers: Vec<(HeaderName, HeaderValue)>,
         settings: HttpSettings,
     ) -> Result<Self, TransportError> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            // We follow redirects ourselves (same origin only, re-authenticating
-            // each hop): see mcpkey_auth::Authenticator.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.read_timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("mcpkey/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TransportError::Protocol(format!("cannot build the HTTP client: {e}")))?;
         let static_authorization = static_headers
             .iter()
             .find(|(k, _)| k == http::header::AUTHORIZATION)
             .map(|(_, v)| v.clone())
             .filter(|_| auth.scheme().is_some());
+        let wire = Wire::new(
+            url,
+            &WireSettings {
+                connect_timeout: settings.connect_timeout,
+                read_timeout: settings.read_timeout,
+            },
+            static_authorization,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
-                exchange: ReqwestExchange {
-                    client,
-                    static_authorization,
-                    warned: std::sync::atomic::AtomicBool::new(false),
-                },
+                wire,
                 auth,
                 static_headers,
                 settings,
@@ -124,12 +107,7 @@ impl HttpCore {
         tracing::trace!(request = ?req, "sending");
         let mut retried = false;
         loop {
-            match self
-                .inner
-                .auth
-                .send(req.clone(), &self.inner.exchange)
-                .await
-            {
+            match self.inner.auth.send(req.clone(), &self.inner.wire).await {
                 Ok(resp) => {
                     tracing::trace!(status = resp.status.as_u16(), url = %RedactedUrl(&resp.url), "response");
                     return Ok(resp);
@@ -249,124 +227,5 @@ fn unbox_transport(e: BoxError) -> TransportError {
     match e.downcast::<TransportError>() {
         Ok(t) => *t,
         Err(other) => TransportError::Protocol(format!("HTTP error: {other}")),
-    }
-}
-
-/// Sends one request with reqwest; no redirects, no retries.
-#[derive(Debug)]
-struct ReqwestExchange {
-    client: reqwest::Client,
-    /// A configured `Authorization` header, when an auth is configured too.
-    static_authorization: Option<HeaderValue>,
-    warned: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl Exchange for ReqwestExchange {
-    async fn exchange(&self, req: AuthRequest) -> Result<AuthResponse, AuthError> {
-        if let Some(configured) = &self.static_authorization
-            && req.headers.get(http::header::AUTHORIZATION) != Some(configured)
-            && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
-            tracing::warn!(
-                server = %mcpkey_auth::redact::origin_string(&req.url),
-                "both a configured Authorization header and the auth set Authorization; the auth wins"
-            );
-        }
-        let url = req.url;
-        let mut r = reqwest::Request::new(req.method, url.clone());
-        *r.headers_mut() = req.headers;
-        if !req.body.is_empty() {
-            *r.body_mut() = Some(reqwest::Body::from(req.body));
-        }
-        let resp = self
-            .client
-            .execute(r)
-            .await
-            .map_err(|e| AuthError::Transport(Box::new(map_reqwest(&url, e))))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let stream = resp.bytes_stream().map_err(|e| -> BoxError {
-            Box::new(if e.is_timeout() {
-                TransportError::Protocol(
-                    "the server went silent on an open stream longer than sse_read_timeout".into(),
-                )
-            } else {
-                TransportError::Protocol(format!(
-                    "the connection broke while reading the response: {}",
-                    reqwest_reason(&e)
-                ))
-            })
-        });
-        Ok(AuthResponse::new(
-            status,
-            headers,
-            url,
-            Body::from_stream(stream),
-        ))
-    }
-}
-
-fn map_reqwest(url: &Url, e: reqwest::Error) -> TransportError {
-    let reason = reqwest_reason(&e);
-    TransportError::Connect {
-        url: RedactedUrl(url).to_string(),
-        reason,
-        stale: is_stale_connection(&e),
-        source: Box::new(e.without_url()),
-    }
-}
-
-/// Whether a request failed because a reused connection was already closed
-/// (the server never answered), as opposed to a refused connection or a
-/// timeout.
-fn is_stale_connection(e: &reqwest::Error) -> bool {
-    if e.is_connect() || e.is_timeout() {
-        return false;
-    }
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::UnexpectedEof
-            )
-        {
-            return true;
-        }
-        if let Some(h) = s.downcast_ref::<hyper::Error>()
-            && (h.is_incomplete_message() || h.is_canceled())
-        {
-            return true;
-        }
-        src = s.source();
-    }
-    false
-}
-
-/// A short human reason from a reqwest error, without its URL.
-fn reqwest_reason(e: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        src = s.source();
-    }
-    let base = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    match parts.last() {
-        Some(p) => format!("{base}: {p}"),
-        None => base.to_owned(),
     }
 }

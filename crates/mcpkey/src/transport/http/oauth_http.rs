@@ -19,8 +19,10 @@ pub struct ReqwestOAuthHttp {
 impl ReqwestOAuthHttp {
     /// A new client.
     pub fn new() -> Result<Self, AuthError> {
-        super::core::install_crypto_provider();
+        let tls = super::tls::client_config()
+            .map_err(|e| AuthError::prepare("oauth", format!("cannot set up TLS: {e}")))?;
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
