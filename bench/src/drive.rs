@@ -19,6 +19,7 @@ pub async fn drive<W: Worker>(mut workers: Vec<W>, warmup: usize, per: usize) ->
         }
     }
     let start = Instant::now();
+    let cpu = crate::stats::process_cpu();
     let tasks: Vec<_> = workers
         .into_iter()
         .map(|mut w| {
@@ -41,8 +42,9 @@ pub async fn drive<W: Worker>(mut workers: Vec<W>, warmup: usize, per: usize) ->
         keep.push(w); // dropped after the clock stops
     }
     let wall = start.elapsed();
+    let cpu = crate::stats::process_cpu().saturating_sub(cpu);
     drop(keep);
-    Stats::new(wall, lat)
+    Stats::new(wall, cpu, lat)
 }
 
 /// mcpkey: a session shared by every worker (sessions are cheap clones).

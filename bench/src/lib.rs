@@ -5,6 +5,7 @@
 
 pub mod drive;
 pub mod raw;
+pub mod schemes;
 pub mod stats;
 
 /// Bearer token accepted on [`BEARER_PATH`].

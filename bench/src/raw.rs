@@ -230,10 +230,10 @@ impl RawSse {
                         if let Some(tx) = ep_tx.take() {
                             let _ = tx.send(payload);
                         }
-                    } else if let Some(id) = response_id(payload.as_bytes()) {
-                        if let Some(tx) = w.lock().expect("not poisoned").remove(&id) {
-                            let _ = tx.send(Bytes::from(payload));
-                        }
+                    } else if let Some(id) = response_id(payload.as_bytes())
+                        && let Some(tx) = w.lock().expect("not poisoned").remove(&id)
+                    {
+                        let _ = tx.send(Bytes::from(payload));
                     }
                 }
             }
@@ -337,10 +337,10 @@ impl RawStdio {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(id) = response_id(line.as_bytes()) {
-                    if let Some(tx) = w.lock().expect("not poisoned").remove(&id) {
-                        let _ = tx.send(Bytes::from(line));
-                    }
+                if let Some(id) = response_id(line.as_bytes())
+                    && let Some(tx) = w.lock().expect("not poisoned").remove(&id)
+                {
+                    let _ = tx.send(Bytes::from(line));
                 }
             }
         });

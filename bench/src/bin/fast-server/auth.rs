@@ -198,11 +198,34 @@ pub fn digest(h: &HeaderMap, method: &str, path_and_query: &str) -> DigestCheck 
     if !ct_eq(mac.as_bytes(), nonce_mac(ts).as_bytes()) {
         return DigestCheck::Refused;
     }
-    let hash = |s: String| hex::encode(Sha256::digest(s.as_bytes()));
-    let ha1 = hash(format!("{user}:{realm}:{DIGEST_PASSWORD}"));
-    let ha2 = hash(format!("{method}:{uri}"));
-    let expected = hash(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    if !ct_eq(response.as_bytes(), expected.as_bytes()) {
+    // H(A1), H(A2), then KD — hashed incrementally, no intermediate strings.
+    let hex_of = |parts: &[&[u8]]| {
+        let mut h = Sha256::new();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                h.update(b":");
+            }
+            h.update(p);
+        }
+        let mut out = [0u8; 64];
+        hex::encode_to_slice(h.finalize(), &mut out).expect("64 hex digits");
+        out
+    };
+    let ha1 = hex_of(&[
+        user.as_bytes(),
+        realm.as_bytes(),
+        DIGEST_PASSWORD.as_bytes(),
+    ]);
+    let ha2 = hex_of(&[method.as_bytes(), uri.as_bytes()]);
+    let expected = hex_of(&[
+        &ha1,
+        nonce.as_bytes(),
+        nc.as_bytes(),
+        cnonce.as_bytes(),
+        b"auth",
+        &ha2,
+    ]);
+    if !ct_eq(response.as_bytes(), &expected) {
         return DigestCheck::Refused;
     }
     if now().saturating_sub(ts) > NONCE_TTL_SECS {

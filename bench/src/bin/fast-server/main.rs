@@ -11,7 +11,7 @@
 //! * `GET /_conns`: TCP connections accepted so far.
 //! * `fast-server --stdio`: the same tool over stdio.
 //!
-//!     fast-server PORT | fast-server --stdio
+//!     fast-server PORT | fast-server --stdio [--startup-ms N]
 
 mod auth;
 mod sse;
@@ -117,7 +117,14 @@ fn main() -> std::io::Result<()> {
         .enable_all()
         .build()?;
     if arg == "--stdio" {
+        // `--startup-ms N`: wait N ms before answering, like a server that
+        // loads something first (I/O, not CPU).
+        let startup_ms: u64 = match (std::env::args().nth(2).as_deref(), std::env::args().nth(3)) {
+            (Some("--startup-ms"), Some(ms)) => ms.parse().map_err(std::io::Error::other)?,
+            _ => 0,
+        };
         return rt.block_on(async {
+            tokio::time::sleep(std::time::Duration::from_millis(startup_ms)).await;
             let running = Fast::new()
                 .serve(rmcp::transport::stdio())
                 .await

@@ -16,6 +16,8 @@ pub fn run(cmd: &mut Command) -> Run {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let t = Instant::now();
+    // Reaped below with wait4 (which also gives the peak RSS), not Child::wait.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;

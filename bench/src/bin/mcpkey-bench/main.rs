@@ -8,6 +8,8 @@
 //!     mcpkey-bench --port P [--calls N] [--quick] [--only SECTIONS] [--out FILE] [--cli PATH]
 //!
 //! SECTIONS: comma-separated among cold, streamable, auth, sse, stdio, idle.
+//! `--quick` is a smoke run (few calls, no peers); `--no-peers` skips the
+//! peer clients.
 
 mod cold;
 mod http;
@@ -36,6 +38,9 @@ struct Args {
     out: Option<PathBuf>,
     /// Run only these sections (cold, streamable, auth, sse, stdio, idle).
     only: Vec<String>,
+    /// Measure the peer clients (TypeScript SDK, Python mcp, mcp-use).
+    peers: bool,
+    quick: bool,
     cli: PathBuf,
     repo: PathBuf,
     bin_dir: PathBuf,
@@ -57,6 +62,8 @@ fn args() -> Args {
         many: 50,
         out: None,
         only: Vec::new(),
+        peers: true,
+        quick: false,
         cli: repo.join("target/release/mcpkey"),
         repo,
         bin_dir,
@@ -74,9 +81,16 @@ fn args() -> Args {
             "--calls" => a.calls = val().parse().expect("--calls N"),
             "--out" => a.out = Some(PathBuf::from(val())),
             "--cli" => a.cli = PathBuf::from(val()),
+            "--no-peers" => {
+                a.peers = false;
+                i += 1;
+                continue;
+            }
             "--only" => a.only = val().split(',').map(str::to_owned).collect(),
             "--quick" => {
                 (a.calls, a.rounds, a.cold_runs, a.idle_n, a.many) = (640, 1, 3, 6, 10);
+                a.peers = false;
+                a.quick = true;
                 i += 1;
                 continue;
             }
@@ -94,10 +108,13 @@ impl Args {
     }
 }
 
-/// The median run (by calls/s) of several.
+/// The median run (by calls/s) of several, with the median CPU time.
 fn mid(mut runs: Vec<Stats>) -> Stats {
+    let cpu = median(runs.iter().map(|s| s.cpu).collect());
     runs.sort_by(|a, b| a.per_s().total_cmp(&b.per_s()));
-    runs.swap_remove(runs.len() / 2)
+    let mut m = runs.swap_remove(runs.len() / 2);
+    m.cpu = cpu;
+    m
 }
 
 fn p99_median(runs: &[Stats]) -> Duration {
@@ -107,7 +124,10 @@ fn p99_median(runs: &[Stats]) -> Duration {
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let a = args();
-    let mut rep = Report::default();
+    let mut rep = Report {
+        quick: a.quick,
+        ..Report::default()
+    };
     let fast = a.bin_dir.join("fast-server");
     let fast_str = fast.to_str().expect("utf-8 path").to_owned();
     let base = format!("http://127.0.0.1:{}", a.port);
@@ -194,7 +214,14 @@ fn cold_start(a: &Args, rep: &mut Report, url: &str) {
             a.cli.display()
         ));
     }
-    let (peers, notes) = peers::available(&a.repo, url);
+    let (peers, notes) = if a.peers {
+        peers::available(&a.repo, url)
+    } else {
+        (
+            Vec::new(),
+            vec!["peer clients not measured (--no-peers / --quick)".to_owned()],
+        )
+    };
     for n in notes {
         rep.note(n);
     }
@@ -245,7 +272,7 @@ fn cold_start(a: &Args, rep: &mut Report, url: &str) {
 }
 
 async fn streamable(a: &Args, rep: &mut Report, url: &str) {
-    let (peers, _) = if a.rounds > 0 {
+    let (peers, _) = if a.peers {
         peers::available(&a.repo, url)
     } else {
         (Vec::new(), Vec::new())
@@ -281,6 +308,7 @@ async fn streamable(a: &Args, rep: &mut Report, url: &str) {
                 us(f.p50),
                 us(fp99),
                 "1.00".into(),
+                format!("{:.1}", f.cpu_us()),
                 conc.to_string(),
             ]);
             let max_conns = *conns.iter().max().expect("a round");
@@ -293,6 +321,7 @@ async fn streamable(a: &Args, rep: &mut Report, url: &str) {
                 us(m.p50),
                 us(mp99),
                 f2(p99_ratio),
+                format!("{:.1}", m.cpu_us()),
                 max_conns.to_string(),
             ]);
             if conc <= 16 {
@@ -336,6 +365,7 @@ async fn streamable(a: &Args, rep: &mut Report, url: &str) {
                     us(r.p50),
                     us(r.p99),
                     f2(r.p99.as_secs_f64() / fp99.as_secs_f64()),
+                    format!("{:.1}", r.cpu_us()),
                     String::new(),
                 ]);
             }
@@ -352,6 +382,7 @@ async fn streamable(a: &Args, rep: &mut Report, url: &str) {
                             us(s.p50),
                             us(s.p99),
                             f2(s.p99.as_secs_f64() / fp99.as_secs_f64()),
+                            "–".into(),
                             String::new(),
                         ]),
                         Err(e) => rep.note(format!("{} ({conc} in flight) failed: {e}", p.label)),
@@ -363,7 +394,7 @@ async fn streamable(a: &Args, rep: &mut Report, url: &str) {
     let sec = rep.section(
         "Streamable HTTP: echo calls",
         &format!("{} calls per run ({} warm-up calls per lane first); median of {} interleaved runs; p99 is the median run's. TCP conns: connections the server accepted for mcpkey's whole session.", a.calls, 50, a.rounds),
-        vec!["client", "era", "in flight", "calls/s", "× floor", "p50 µs", "p99 µs", "p99 × floor", "TCP conns"],
+        vec!["client", "era", "in flight", "calls/s", "× floor", "p50 µs", "p99 µs", "p99 × floor", "client CPU µs/call", "TCP conns"],
     );
     sec.rows = rows;
     for (w, m, ok) in targets {
@@ -372,13 +403,17 @@ async fn streamable(a: &Args, rep: &mut Report, url: &str) {
 }
 
 async fn auth(a: &Args, rep: &mut Report) {
-    use http::Scheme;
-    let rounds = (a.rounds * 2 - 1).max(1);
+    use mcpkey_bench::schemes::{self, Scheme};
+    let rounds = (a.rounds * 2 + 1).max(1);
     let mut runs: Vec<Vec<Stats>> = vec![Vec::new(); Scheme::ALL.len()];
     let mut store_calls = 0;
-    for _ in 0..rounds {
-        for (i, scheme) in Scheme::ALL.into_iter().enumerate() {
-            let (client, store) = http::auth_client(a.port, scheme).await;
+    for round in 0..rounds {
+        // Each round starts with a different scheme, so warm-up and drift
+        // do not always favour the same one.
+        for k in 0..Scheme::ALL.len() {
+            let i = (k + round) % Scheme::ALL.len();
+            let scheme = Scheme::ALL[i];
+            let (client, store) = schemes::auth_client(a.port, scheme).await;
             let (s, _) = http::mcpkey_calls(a.port, client, a.calls, 1).await;
             if let Some(st) = store {
                 store_calls = store_calls.max(st.calls.load(std::sync::atomic::Ordering::Relaxed));
@@ -391,7 +426,7 @@ async fn auth(a: &Args, rep: &mut Report) {
     let sec = rep.section(
         "Auth on the hot path: mcpkey, modern era, sequential",
         &format!("{} calls per run, median of {rounds} interleaved runs. The server verifies every credential (constant-time compares, HMAC over the body, Digest SHA-256 with HMAC-protected nonces).", a.calls),
-        vec!["scheme", "calls/s", "× no auth", "p50 µs", "p99 µs"],
+        vec!["scheme", "calls/s", "× no auth", "p50 µs", "p99 µs", "client CPU µs/call"],
     );
     for (scheme, s) in Scheme::ALL.iter().zip(&mids) {
         sec.rows.push(vec![
@@ -400,6 +435,7 @@ async fn auth(a: &Args, rep: &mut Report) {
             f2(s.per_s() / base),
             us(s.p50),
             us(s.p99),
+            format!("{:.1}", s.cpu_us()),
         ]);
     }
     for (scheme, s) in Scheme::ALL.iter().zip(&mids) {
@@ -515,45 +551,49 @@ async fn stdio_section(a: &Args, rep: &mut Report, fast: &str) {
 
     let n = a.many;
     let tries = 3;
-    let mut m1 = Vec::new();
-    let mut mn = Vec::new();
-    let mut f1 = Vec::new();
-    let mut fnn = Vec::new();
-    for _ in 0..tries {
-        f1.push(stdio::floor_connect(fast, 1).await);
-        m1.push(stdio::mcpkey_connect(fast, 1).await);
-        fnn.push(stdio::floor_connect(fast, n).await);
-        mn.push(stdio::mcpkey_connect(fast, n).await);
+    let mut rows = Vec::new();
+    for (label, startup_ms) in [
+        ("starts at once (CPU-bound)", 0u64),
+        ("starts after 200 ms of I/O", 200),
+    ] {
+        let (mut m1, mut mn, mut f1, mut fnn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..tries {
+            f1.push(stdio::floor_connect(fast, 1, startup_ms).await);
+            m1.push(stdio::mcpkey_connect(fast, 1, startup_ms).await);
+            fnn.push(stdio::floor_connect(fast, n, startup_ms).await);
+            mn.push(stdio::mcpkey_connect(fast, n, startup_ms).await);
+        }
+        let (m1, mn, f1, fnn) = (median(m1), median(mn), median(f1), median(fnn));
+        let (ratio, floor_ratio) = (
+            mn.as_secs_f64() / m1.as_secs_f64(),
+            fnn.as_secs_f64() / f1.as_secs_f64(),
+        );
+        rows.push(vec![
+            format!("floor, server {label}"),
+            ms(f1),
+            ms(fnn),
+            f2(floor_ratio),
+            "1.00".into(),
+        ]);
+        rows.push(vec![
+            format!("**mcpkey**, server {label}"),
+            ms(m1),
+            ms(mn),
+            f2(ratio),
+            f2(mn.as_secs_f64() / fnn.as_secs_f64()),
+        ]);
+        rep.target(
+            format!("{n} stdio servers connect in ≤ 2× the time of one: server {label}"),
+            format!("{ratio:.2}× (floor: {floor_ratio:.2}×)"),
+            ratio <= 2.0,
+        );
     }
-    let (m1, mn, f1, fnn) = (median(m1), median(mn), median(f1), median(fnn));
     let sec = rep.section(
         &format!("stdio: connecting {n} servers at once"),
-        &format!("Spawn + handshake until every server is ready; median of {tries}. Each server is a separate `fast-server --stdio` process, so the 2 CPUs bound the {n}-server time."),
+        &format!("Spawn + handshake until every server is ready; median of {tries}. Each server is its own `fast-server --stdio` process: when its start is CPU work, {n} of them on 2 CPUs take about {n}/2 times one however the client behaves (the floor shows it); a start that waits (200 ms here) shows whether the client connects them concurrently."),
         vec!["client", "1 server ms", "n servers ms", "n ÷ 1", "× floor (n servers)"],
     );
-    sec.rows.push(vec![
-        "floor".into(),
-        ms(f1),
-        ms(fnn),
-        f2(fnn.as_secs_f64() / f1.as_secs_f64()),
-        "1.00".into(),
-    ]);
-    let ratio = mn.as_secs_f64() / m1.as_secs_f64();
-    sec.rows.push(vec![
-        "**mcpkey**".into(),
-        ms(m1),
-        ms(mn),
-        f2(ratio),
-        f2(mn.as_secs_f64() / fnn.as_secs_f64()),
-    ]);
-    rep.target(
-        format!("{n} stdio servers connect in ≤ 2× the time of one"),
-        format!(
-            "{ratio:.2}× (floor: {:.2}×)",
-            fnn.as_secs_f64() / f1.as_secs_f64()
-        ),
-        ratio <= 2.0,
-    );
+    sec.rows = rows;
 }
 
 fn idle(a: &Args, rep: &mut Report, base: &str, fast: &str) {

@@ -44,6 +44,7 @@ impl Peer {
         Ok(Stats {
             calls: num("calls")? as usize,
             wall: Duration::from_secs_f64(num("wall_s")?),
+            cpu: Duration::ZERO,
             p50: Duration::from_micros(num("p50_us")? as u64),
             p99: Duration::from_micros(num("p99_us")? as u64),
         })

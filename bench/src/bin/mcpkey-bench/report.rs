@@ -20,6 +20,8 @@ pub struct Target {
 
 #[derive(Default)]
 pub struct Report {
+    /// A smoke run: too few calls for the targets to be judged.
+    pub quick: bool,
     pub sections: Vec<Section>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
@@ -76,7 +78,14 @@ impl Report {
             out.push('\n');
         }
         if !self.targets.is_empty() {
-            let _ = writeln!(out, "### Targets\n");
+            if self.quick {
+                let _ = writeln!(
+                    out,
+                    "### Targets (quick smoke run: too few calls to judge them; run without --quick)\n"
+                );
+            } else {
+                let _ = writeln!(out, "### Targets\n");
+            }
             let _ = writeln!(out, "| target | measured | |");
             let _ = writeln!(out, "|---|---|---|");
             for t in &self.targets {

@@ -41,6 +41,16 @@ fn config(server: &str) -> ServerConfig {
     ServerConfig::stdio(server).arg("--stdio")
 }
 
+/// `fast-server --stdio` arguments; a startup delay simulates a server
+/// that loads something (I/O, not CPU) before it answers.
+fn server_args(startup_ms: u64) -> Vec<String> {
+    let mut a = vec!["--stdio".to_owned()];
+    if startup_ms > 0 {
+        a.extend(["--startup-ms".to_owned(), startup_ms.to_string()]);
+    }
+    a
+}
+
 pub async fn mcpkey(server: &str, calls: usize, conc: usize) -> Stats {
     let client = Client::builder().server("fast", config(server)).build();
     let s = client.session("fast").await.expect("mcpkey stdio connect");
@@ -53,10 +63,13 @@ pub async fn mcpkey(server: &str, calls: usize, conc: usize) -> Stats {
 
 /// Time for mcpkey to connect `n` stdio servers at once (spawn + handshake,
 /// every one ready), then closes them.
-pub async fn mcpkey_connect(server: &str, n: usize) -> Duration {
+pub async fn mcpkey_connect(server: &str, n: usize, startup_ms: u64) -> Duration {
     let mut b = Client::builder();
     for i in 0..n {
-        b = b.server(format!("s{i}"), config(server));
+        b = b.server(
+            format!("s{i}"),
+            ServerConfig::stdio(server).args(server_args(startup_ms)),
+        );
     }
     let client = b.build();
     let t = Instant::now();
@@ -72,10 +85,12 @@ pub async fn mcpkey_connect(server: &str, n: usize) -> Duration {
 }
 
 /// The same with the floor client (spawn + initialize, all concurrently).
-pub async fn floor_connect(server: &str, n: usize) -> Duration {
+pub async fn floor_connect(server: &str, n: usize, startup_ms: u64) -> Duration {
+    let args = server_args(startup_ms);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let t = Instant::now();
     let conns =
-        futures_util::future::join_all((0..n).map(|_| RawStdio::spawn(server, &["--stdio"]))).await;
+        futures_util::future::join_all((0..n).map(|_| RawStdio::spawn(server, &args))).await;
     let took = t.elapsed();
     futures_util::future::join_all(conns.into_iter().map(RawStdio::close)).await;
     took

@@ -122,9 +122,12 @@ impl StdioTransport {
         let Some(stdin) = guard.as_mut() else {
             return Err(self.gone().await);
         };
+        // One write per message: the server wakes once, for a whole line.
+        let mut line = Vec::with_capacity(body.len() + 1);
+        line.extend_from_slice(body);
+        line.push(b'\n');
         let res = async {
-            stdin.write_all(body).await?;
-            stdin.write_all(b"\n").await?;
+            stdin.write_all(&line).await?;
             stdin.flush().await
         }
         .await;
