@@ -13,10 +13,14 @@ mod auth;
 mod callbacks;
 /// The multi-server client.
 mod client;
+/// Fault injection: cut and replayed response streams.
+mod faults;
 /// Which server sees which client: era detection and transport fallback.
 mod fallback;
 /// Streamable HTTP in both eras.
 mod http;
+/// Memory bounds against hostile servers.
+mod limits;
 /// OAuth: refresh, rotation, single-flight, step-up.
 mod oauth;
 /// Legacy HTTP+SSE.

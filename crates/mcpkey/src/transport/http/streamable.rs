@@ -9,11 +9,13 @@
 //! [`StreamableHttp::set_legacy`] before `initialize`: the `Mcp-Session-Id`
 //! from the initialize response is sent on every later request; a POST
 //! stream that breaks after an event id is resumed with a GET carrying
-//! `Last-Event-ID`, after the server's `retry` delay; a standalone GET
+//! `Last-Event-ID`, after the server's `retry` delay, and events the server
+//! sends again on the resumed stream (same id) are skipped; a standalone GET
 //! stream carries server notifications and requests (a non-2xx answer there
 //! only means "no stream"); a 404 on a request that carried the session id
 //! means the session expired; DELETE ends the session on close.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +45,8 @@ const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 const MAX_RESUMES: u32 = 5;
 /// Reconnection delay when the server gave no `retry`.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// Event ids of one response stream remembered to skip replays.
+const MAX_SEEN_IDS: usize = 4096;
 /// Longest wait for the end of a stream after its response arrived.
 const DRAIN_BUDGET: Duration = Duration::from_millis(100);
 
@@ -244,6 +248,10 @@ impl StreamableHttp {
         let mut last_id: Option<String> = None;
         let mut retry: Option<Duration> = None;
         let mut resumes = 0u32;
+        // Ids of events delivered (legacy: the stream may be resumed): a
+        // server that replays one on resume must not deliver it twice.
+        let legacy = self.is_legacy();
+        let mut seen: HashSet<String> = HashSet::new();
         loop {
             let broken = loop {
                 match reader.next().await {
@@ -252,7 +260,14 @@ impl StreamableHttp {
                     Some(Err(e)) => break Some(e),
                     Some(Ok(SseItem::Retry(ms))) => retry = Some(Duration::from_millis(ms)),
                     Some(Ok(SseItem::Event(ev))) => {
+                        let has_id = ev.id.is_some();
                         if let Some(i) = ev.id {
+                            if resumes > 0 && seen.contains(&i) {
+                                tracing::debug!(
+                                    "skipping an event the server sent again on resume"
+                                );
+                                continue;
+                            }
                             last_id = Some(i);
                         }
                         if ev.data.trim().is_empty()
@@ -275,6 +290,15 @@ impl StreamableHttp {
                                 if let Some(r) = found {
                                     reader.drain_briefly(DRAIN_BUDGET).await;
                                     return Ok(r);
+                                }
+                                // Delivered: remember its id in case the
+                                // server replays it after a resume.
+                                if legacy
+                                    && has_id
+                                    && seen.len() < MAX_SEEN_IDS
+                                    && let Some(i) = &last_id
+                                {
+                                    seen.insert(i.clone());
                                 }
                             }
                             Err(e) => {
