@@ -1,15 +1,45 @@
 //! Fault injection: response streams cut mid-response (resumed with
-//! `Last-Event-ID`, nothing lost or duplicated).
+//! `Last-Event-ID`, nothing lost or duplicated) and slow-loris servers (the
+//! request timeout fires, memory and descriptors stay flat).
 
 #![allow(deprecated)] // logging notifications are deprecated in 2026-07-28 but served.
 
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mcpkey::{Client, Notification, ServerConfig};
 use serde_json::json;
 
 use crate::support::*;
+
+/// Runs the calling test again alone, in a fresh process of this test
+/// binary, so that what it measures about its process (memory, open
+/// descriptors) is not disturbed by the tests running beside it. Returns
+/// `true` in that process (run the test there), `false` in the caller
+/// (which then has nothing more to do: the child's result was asserted).
+fn isolated(test: &str) -> bool {
+    const ENV: &str = "MCPKEY_ISOLATED_TEST";
+    if std::env::var(ENV).as_deref() == Ok(test) {
+        return true;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ENV, test)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "isolated run of {test} failed:\n{text}"
+    );
+    assert!(text.contains("1 passed"), "{test} did not run:\n{text}");
+    false
+}
 
 // ------------------------------------------------------------ dropped streams
 
@@ -113,4 +143,107 @@ async fn events_a_server_replays_on_resume_are_not_delivered_twice() {
     assert_eq!(resumes, ["1-1", "2-1"]);
     assert_eq!(calls, 2);
     client.close().await;
+}
+
+// ------------------------------------------------------------ slow loris
+
+fn status_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// 22 calls to a slow-loris server (two to warm up, 20 measured): each
+/// fails with a timeout within the configured 200 ms (from the config
+/// file's `request_timeout`), and neither memory nor open descriptors grow.
+async fn slow_loris(mode: &str) {
+    let peer = fault_server(&["--slow-loris", mode]);
+    let text = json!({"mcpServers": {"slow": {
+        "url": peer.url("/mcp"), "request_timeout": 0.2, "timeout": 5
+    }}})
+    .to_string();
+    let config = mcpkey::Config::parse(&text, "faults.json").unwrap();
+    let client = Client::builder().config(config).build();
+    let s = client.session("slow").await.unwrap();
+    let limit = Duration::from_millis(200);
+    let mut before = (0, 0);
+    for i in 0..22 {
+        let started = Instant::now();
+        let err = s
+            .call_tool("echo", args(json!({"message": "hello?"})))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(err.kind(), mcpkey::ErrorKind::Timeout(_)),
+            "{mode}: {err}"
+        );
+        assert!(err.to_string().contains("200ms"), "{mode}: {err}");
+        assert!(err.hint().unwrap().contains("request_timeout"), "{err}");
+        assert!(
+            took >= limit && took < limit + Duration::from_millis(800),
+            "{mode}: the call took {took:?}"
+        );
+        if i == 1 {
+            before = (status_kb("VmRSS:"), open_fds());
+        }
+    }
+    // Every abandoned connection is closed: the server notices each.
+    let closed = || {
+        peer.requests()
+            .iter()
+            .filter(|r| r["event"] == "slow_closed")
+            .count()
+    };
+    assert!(
+        eventually_async(Duration::from_secs(3), || closed() == 22).await,
+        "{mode}: the server saw {} of 22 connections closed",
+        closed()
+    );
+    let after = (status_kb("VmRSS:"), open_fds());
+    println!(
+        "{mode}: RSS {} -> {} kB, fds {} -> {}",
+        before.0, after.0, before.1, after.1
+    );
+    assert!(
+        after.0 <= before.0 + 4096,
+        "{mode}: RSS grew from {} kB to {} kB over 20 timed-out calls",
+        before.0,
+        after.0
+    );
+    assert!(
+        after.1 <= before.1 + 1,
+        "{mode}: open descriptors grew from {} to {}",
+        before.1,
+        after.1
+    );
+    client.close().await;
+}
+
+#[tokio::test]
+async fn slow_loris_headers_time_out_with_flat_memory() {
+    if isolated("faults::slow_loris_headers_time_out_with_flat_memory") {
+        slow_loris("headers").await;
+    }
+}
+
+#[tokio::test]
+async fn slow_loris_body_times_out_with_flat_memory() {
+    if isolated("faults::slow_loris_body_times_out_with_flat_memory") {
+        slow_loris("body").await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_stream_of_keep_alives_only_times_out_with_flat_memory() {
+    if isolated("faults::an_event_stream_of_keep_alives_only_times_out_with_flat_memory") {
+        slow_loris("sse").await;
+    }
 }

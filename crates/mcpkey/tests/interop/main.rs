@@ -13,7 +13,7 @@ mod auth;
 mod callbacks;
 /// The multi-server client.
 mod client;
-/// Fault injection: cut and replayed response streams.
+/// Fault injection: cut and replayed response streams, slow-loris servers.
 mod faults;
 /// Which server sees which client: era detection and transport fallback.
 mod fallback;
