@@ -1,13 +1,18 @@
 //! Fault injection: response streams cut mid-response (resumed with
-//! `Last-Event-ID`, nothing lost or duplicated) and slow-loris servers (the
-//! request timeout fires, memory and descriptors stay flat).
+//! `Last-Event-ID`, nothing lost or duplicated), slow-loris servers (the
+//! request timeout fires, memory and descriptors stay flat), and processes
+//! killed with SIGKILL while writing tokens (the store is never corrupt).
 
 #![allow(deprecated)] // logging notifications are deprecated in 2026-07-28 but served.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mcpkey::auth::ExposeSecret;
+use mcpkey::auth::oauth::{FileStore, TokenRecord, TokenSet, TokenStore};
 use mcpkey::{Client, Notification, ServerConfig};
 use serde_json::json;
 
@@ -246,4 +251,140 @@ async fn an_event_stream_of_keep_alives_only_times_out_with_flat_memory() {
     if isolated("faults::an_event_stream_of_keep_alives_only_times_out_with_flat_memory") {
         slow_loris("sse").await;
     }
+}
+
+// ------------------------------------------------------------ SIGKILL during token writes
+
+const WRITER_ENV: &str = "MCPKEY_TOKEN_WRITER_DIR";
+const RESOURCE: &str = "http://127.0.0.1:1/mcp";
+
+/// Token record number `n`: every part of it names `n`, and it is large
+/// enough (about 40 KB) that writing it takes a moment.
+fn record(n: u64) -> TokenRecord {
+    let mut t = TokenSet::bearer(format!("at-{n}").into());
+    t.refresh_token = Some(format!("rt-{n}").into());
+    t.scope = Some(format!("n{n} ").repeat(40_000 / (n.to_string().len() + 2)));
+    TokenRecord::new("http://127.0.0.1:1", "client", t)
+}
+
+/// The number of a stored record, after checking all of it names the same.
+fn number_of(r: &TokenRecord) -> u64 {
+    let at = r.tokens.access_token.expose_secret();
+    let n: u64 = at.strip_prefix("at-").unwrap().parse().unwrap();
+    let rt = r.tokens.refresh_token.as_ref().unwrap();
+    assert_eq!(rt.expose_secret(), format!("rt-{n}"));
+    let scope = r.tokens.scope.as_deref().unwrap();
+    assert!(
+        scope.split_whitespace().all(|w| w == format!("n{n}")),
+        "torn record"
+    );
+    assert_eq!(scope, record(n).tokens.scope.unwrap());
+    n
+}
+
+/// In the child: store records n+1, n+2, ... forever, printing each number
+/// once its write returned.
+async fn write_tokens_forever(dir: &str) -> ! {
+    let store = FileStore::new(dir);
+    let mut n = store
+        .tokens(RESOURCE)
+        .await
+        .unwrap()
+        .first()
+        .map_or(0, number_of);
+    loop {
+        n += 1;
+        store.put_tokens(RESOURCE, record(n)).await.unwrap();
+        println!("wrote {n}");
+    }
+}
+
+fn temp_files(tokens_dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(tokens_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+#[tokio::test]
+async fn sigkill_during_token_writes_never_corrupts_the_store() {
+    if let Ok(dir) = std::env::var(WRITER_ENV) {
+        write_tokens_forever(&dir).await;
+    }
+    let dir = tempdir::Dir::new();
+    let tokens_dir = dir.path().join("tokens");
+    // Deterministic "random" kill moments, 0 to 20 ms after the first write.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut acked = 0u64;
+    let mut mid_write = 0;
+    for round in 0..50 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "faults::sigkill_during_token_writes_never_corrupts_the_store",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(WRITER_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let last = Arc::new(AtomicU64::new(acked));
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let last2 = Arc::clone(&last);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(n) = line.strip_prefix("wrote ") {
+                    last2.store(n.parse().unwrap(), Ordering::SeqCst);
+                    let _ = first_tx.send(());
+                }
+            }
+        });
+        first_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the writer wrote nothing");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_micros(seed % 20_000));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        reader.join().unwrap();
+        let confirmed = last.load(Ordering::SeqCst);
+
+        let temps = temp_files(&tokens_dir);
+        assert!(
+            temps.len() <= 1,
+            "round {round}: temporary files pile up: {temps:?}"
+        );
+        mid_write += temps.len();
+        let records = FileStore::new(dir.path()).tokens(RESOURCE).await.unwrap();
+        assert_eq!(records.len(), 1, "round {round}");
+        let n = number_of(&records[0]);
+        assert!(
+            n == confirmed || n == confirmed + 1,
+            "round {round}: the store holds record {n}, but the last confirmed write was {confirmed}"
+        );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for entry in std::fs::read_dir(&tokens_dir).unwrap().flatten() {
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "round {round}: {:?}", entry.file_name());
+            }
+        }
+        acked = n;
+    }
+    println!("{mid_write} of 50 kills left a write unfinished");
+    // The next write clears what killed writers left.
+    let store = FileStore::new(dir.path());
+    store.put_tokens(RESOURCE, record(acked + 1)).await.unwrap();
+    assert_eq!(temp_files(&tokens_dir), Vec::<String>::new());
+    assert_eq!(
+        number_of(&store.tokens(RESOURCE).await.unwrap()[0]),
+        acked + 1
+    );
 }

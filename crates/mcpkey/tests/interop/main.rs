@@ -13,7 +13,8 @@ mod auth;
 mod callbacks;
 /// The multi-server client.
 mod client;
-/// Fault injection: cut and replayed response streams, slow-loris servers.
+/// Fault injection: cut and replayed streams, slow-loris servers, SIGKILL
+/// during token writes.
 mod faults;
 /// Which server sees which client: era detection and transport fallback.
 mod fallback;
