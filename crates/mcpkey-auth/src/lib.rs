@@ -28,6 +28,9 @@
 mod auth;
 mod driver;
 mod error;
+#[cfg(all(feature = "oauth", any(test, feature = "fuzzing")))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub mod redact;

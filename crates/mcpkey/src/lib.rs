@@ -38,6 +38,9 @@
 pub mod client;
 pub mod config;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod login;
 pub mod session;
 pub mod transport;
@@ -46,7 +49,7 @@ pub use client::handler::{
     AcceptDefaults, ElicitationHandler, Notification, NotificationHandler, SamplingHandler,
 };
 pub use client::{AccountStatus, Client, ClientBuilder, ConnectReport, LoginOutcome};
-pub use config::{Config, ConfigError, HttpTransport, ProtocolPin, ServerConfig};
+pub use config::{Config, ConfigError, HttpTransport, Limits, ProtocolPin, ServerConfig};
 pub use error::{Attempt, Error, ErrorKind, Result};
 pub use login::LoopbackUi;
 pub use session::{CallOptions, Era, ServerDetails, Session, Subscribe, Subscription};

@@ -79,6 +79,7 @@ fn args() -> Args {
         match v[i].as_str() {
             "--port" => a.port = val().parse().expect("--port P"),
             "--calls" => a.calls = val().parse().expect("--calls N"),
+            "--rounds" => a.rounds = val().parse().expect("--rounds N"),
             "--out" => a.out = Some(PathBuf::from(val())),
             "--cli" => a.cli = PathBuf::from(val()),
             "--no-peers" => {

@@ -107,6 +107,38 @@ impl TokenFailure {
     }
 }
 
+/// A successful token response (RFC 6749 §5.1) as a [`TokenSet`]. A huge
+/// `expires_in` saturates instead of overflowing.
+pub(crate) fn parse_token_set(body: &[u8]) -> Result<TokenSet, AuthError> {
+    let t: TokenResponse = serde_json::from_slice(body).map_err(|_| {
+        AuthError::prepare(
+            "oauth",
+            "the token endpoint's answer is not a token response",
+        )
+    })?;
+    if t.access_token.is_empty() {
+        return Err(AuthError::prepare(
+            "oauth",
+            "the token endpoint returned an empty access token",
+        ));
+    }
+    let expires_in = t.expires_in.and_then(|v| match v {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    });
+    Ok(TokenSet {
+        access_token: SecretString::from(t.access_token),
+        token_type: t.token_type.unwrap_or_else(|| "Bearer".into()),
+        refresh_token: t
+            .refresh_token
+            .filter(|r| !r.is_empty())
+            .map(SecretString::from),
+        expires_at: expires_in.map(|s| now_unix().saturating_add(s)),
+        scope: t.scope,
+    })
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
@@ -121,10 +153,10 @@ struct TokenResponse {
 }
 
 #[derive(Deserialize)]
-struct ErrorResponse {
-    error: String,
+pub(crate) struct ErrorResponse {
+    pub error: String,
     #[serde(default)]
-    error_description: Option<String>,
+    pub error_description: Option<String>,
 }
 
 fn urlencode(s: &str) -> String {
@@ -217,33 +249,7 @@ pub async fn request(
     let resp = http.send(req).await.map_err(TokenFailure::Transient)?;
     let status = resp.status();
     if status.is_success() {
-        let t: TokenResponse = serde_json::from_slice(resp.body()).map_err(|_| {
-            TokenFailure::Transient(AuthError::prepare(
-                "oauth",
-                "the token endpoint's answer is not a token response",
-            ))
-        })?;
-        if t.access_token.is_empty() {
-            return Err(TokenFailure::Transient(AuthError::prepare(
-                "oauth",
-                "the token endpoint returned an empty access token",
-            )));
-        }
-        let expires_in = t.expires_in.and_then(|v| match v {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        });
-        return Ok(TokenSet {
-            access_token: SecretString::from(t.access_token),
-            token_type: t.token_type.unwrap_or_else(|| "Bearer".into()),
-            refresh_token: t
-                .refresh_token
-                .filter(|r| !r.is_empty())
-                .map(SecretString::from),
-            expires_at: expires_in.map(|s| now_unix() + s),
-            scope: t.scope,
-        });
+        return parse_token_set(resp.body()).map_err(TokenFailure::Transient);
     }
     if status.is_client_error() {
         if let Ok(e) = serde_json::from_slice::<ErrorResponse>(resp.body()) {

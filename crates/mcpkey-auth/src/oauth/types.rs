@@ -85,7 +85,8 @@ impl TokenSet {
     /// Whether the token expires within `margin` seconds (unknown expiry:
     /// never; the server's 401 tells).
     pub fn expires_within(&self, margin: u64) -> bool {
-        self.expires_at.is_some_and(|t| t <= now_unix() + margin)
+        self.expires_at
+            .is_some_and(|t| t <= now_unix().saturating_add(margin))
     }
 
     /// Whether two sets carry the same access token.

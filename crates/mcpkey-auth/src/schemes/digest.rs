@@ -99,7 +99,9 @@ fn entity_hash(algorithm: Algorithm, body: &[u8]) -> String {
 
 /// The Digest challenge with the strongest algorithm among the header
 /// values (RFC 7616 §3.7: servers may offer several).
-fn strongest_challenge<'a>(values: impl Iterator<Item = &'a str>) -> Option<DigestClient> {
+pub(crate) fn strongest_challenge<'a>(
+    values: impl Iterator<Item = &'a str>,
+) -> Option<DigestClient> {
     let mut best: Option<(u8, DigestClient)> = None;
     for v in values {
         let Ok(challenges) = parse_challenges(v) else {

@@ -47,7 +47,7 @@ impl Client {
     fn http_server(
         &self,
         name: &str,
-    ) -> Result<(Url, Option<crate::config::OAuthSettings>), Error> {
+    ) -> Result<(Url, Option<crate::config::OAuthSettings>, usize), Error> {
         let (cfg, _) = self.server_config(name)?;
         let url = match cfg.target() {
             Target::Http { url, .. } => url.clone(),
@@ -75,23 +75,25 @@ impl Client {
                 ));
             }
         };
-        Ok((url, settings))
+        Ok((url, settings, cfg.limits.max_metadata_bytes))
     }
 
     /// Logs in to `name` now: asks the server for its challenge, then runs
     /// the OAuth authorization (with the client's login UI) and stores the
     /// tokens.
     pub async fn login(&self, name: &str) -> Result<LoginOutcome, Error> {
-        let (url, settings) = self.http_server(name)?;
+        let (url, settings, max_body) = self.http_server(name)?;
         let env = &self.inner.opts.oauth;
         let fail = |e: mcpkey_auth::AuthError| {
             Error::new(name, "login", ErrorKind::Transport(TransportError::Auth(e)))
         };
-        let challenge = match self.probe(&url).await.map_err(fail)? {
+        let challenge = match self.probe(&url, max_body).await.map_err(fail)? {
             Some(c) => c,
             None => return Ok(LoginOutcome::NotRequired),
         };
-        let oauth = env.oauth(name, &url, settings.as_ref()).map_err(fail)?;
+        let oauth = env
+            .oauth(name, &url, settings.as_ref(), max_body)
+            .map_err(fail)?;
         oauth.login(Some(&challenge)).await.map_err(fail)?;
         let status = self.account_status(name).await?;
         Ok(LoginOutcome::LoggedIn(status))
@@ -99,7 +101,11 @@ impl Client {
 
     /// An unauthenticated request to learn the server's Bearer challenge;
     /// `None` if it does not ask for authentication.
-    async fn probe(&self, url: &Url) -> Result<Option<BearerChallenge>, mcpkey_auth::AuthError> {
+    async fn probe(
+        &self,
+        url: &Url,
+        max_body: usize,
+    ) -> Result<Option<BearerChallenge>, mcpkey_auth::AuthError> {
         let body = serde_json::json!({
             "jsonrpc": "2.0", "id": 0, "method": "server/discover",
             "params": {"_meta": {
@@ -119,7 +125,7 @@ impl Client {
             .map_err(|_| {
                 mcpkey_auth::AuthError::prepare("oauth", "cannot build the probe request")
             })?;
-        let resp = self.inner.opts.oauth.http()?.send(req).await?;
+        let resp = self.inner.opts.oauth.http(max_body)?.send(req).await?;
         if resp.status() != http::StatusCode::UNAUTHORIZED
             && resp.status() != http::StatusCode::FORBIDDEN
         {
@@ -144,7 +150,7 @@ impl Client {
 
     /// Forgets the stored tokens of `name`; false if there were none.
     pub async fn logout(&self, name: &str) -> Result<bool, Error> {
-        let (url, _) = self.http_server(name)?;
+        let (url, _, _) = self.http_server(name)?;
         let key = canonical_resource(&url);
         let store = &self.inner.opts.oauth.store;
         let fail = |e: mcpkey_auth::AuthError| {

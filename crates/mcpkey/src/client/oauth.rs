@@ -33,7 +33,7 @@ pub type LoginUiFactory =
 #[derive(Clone)]
 pub(crate) struct OAuthEnv {
     pub store: Arc<dyn TokenStore>,
-    pub http: Arc<OnceLock<Arc<dyn OAuthHttp>>>,
+    pub http: Arc<OnceLock<ReqwestOAuthHttp>>,
     pub ui: Option<LoginUiFactory>,
     /// Logins in progress, which connect and request timeouts do not count.
     pub attention: Attention,
@@ -49,12 +49,16 @@ impl std::fmt::Debug for OAuthEnv {
 }
 
 impl OAuthEnv {
-    pub(crate) fn http(&self) -> Result<Arc<dyn OAuthHttp>, AuthError> {
-        if let Some(h) = self.http.get() {
-            return Ok(Arc::clone(h));
-        }
-        let h: Arc<dyn OAuthHttp> = Arc::new(ReqwestOAuthHttp::new()?);
-        Ok(Arc::clone(self.http.get_or_init(|| h)))
+    /// The shared OAuth HTTP client, capping bodies at `max_body` bytes.
+    pub(crate) fn http(&self, max_body: usize) -> Result<Arc<dyn OAuthHttp>, AuthError> {
+        let base = match self.http.get() {
+            Some(h) => h,
+            None => {
+                let h = ReqwestOAuthHttp::new()?;
+                self.http.get_or_init(|| h)
+            }
+        };
+        Ok(Arc::new(base.with_max_body(max_body)))
     }
 
     /// OAuth for one server.
@@ -63,8 +67,9 @@ impl OAuthEnv {
         name: &str,
         url: &Url,
         settings: Option<&OAuthSettings>,
+        max_body: usize,
     ) -> Result<Arc<dyn Auth>, AuthError> {
-        Ok(Arc::new(self.oauth(name, url, settings)?))
+        Ok(Arc::new(self.oauth(name, url, settings, max_body)?))
     }
 
     /// The OAuth instance itself (for login).
@@ -73,10 +78,16 @@ impl OAuthEnv {
         name: &str,
         url: &Url,
         settings: Option<&OAuthSettings>,
+        max_body: usize,
     ) -> Result<OAuth, AuthError> {
         let config = settings.map(|s| s.config.clone()).unwrap_or_default();
-        let mut oauth = OAuth::new(url.clone(), config, self.http()?, Arc::clone(&self.store))
-            .with_server_name(name);
+        let mut oauth = OAuth::new(
+            url.clone(),
+            config,
+            self.http(max_body)?,
+            Arc::clone(&self.store),
+        )
+        .with_server_name(name);
         if let Some(factory) = &self.ui
             && let Some(ui) = factory(&LoginRequest {
                 server: name,

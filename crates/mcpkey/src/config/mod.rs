@@ -11,6 +11,7 @@
 mod auth;
 mod error;
 pub mod interpolate;
+mod limits;
 mod raw;
 mod resolve;
 mod server;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ConfigError;
 pub use interpolate::{Env, ProcessEnv};
+pub use limits::{Limits, MIN_HEADER_BYTES};
 pub(crate) use resolve::{LEGACY_VERSIONS, MODERN_VERSIONS};
 pub use server::{
     AuthSetting, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SSE_READ_TIMEOUT,

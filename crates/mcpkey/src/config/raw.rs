@@ -64,6 +64,8 @@ pub(crate) struct RawServer {
     pub timeout: Option<f64>,
     pub sse_read_timeout: Option<f64>,
     pub request_timeout: Option<f64>,
+    // memory bounds
+    pub limits: Option<Value>,
     // host conventions
     pub disabled: Option<bool>,
     /// Keys mcpkey does not know: reported as warnings.

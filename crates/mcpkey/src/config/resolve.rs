@@ -187,6 +187,15 @@ pub(crate) fn resolve(
     if let Some(t) = secs("request_timeout", raw.request_timeout)? {
         cfg.request_timeout = t;
     }
+    if let Some(l) = &raw.limits {
+        let l: super::limits::RawLimits =
+            serde_json::from_value(l.clone()).map_err(|e| invalid("limits", e.to_string()))?;
+        let limits = l.resolve();
+        limits
+            .check()
+            .map_err(|(key, m)| invalid(&format!("limits.{key}"), m))?;
+        cfg.limits = limits;
+    }
     if let Some(p) = &raw.protocol {
         cfg.protocol = parse_protocol(p).map_err(|m| invalid("protocol", m))?;
     }

@@ -11,6 +11,8 @@ use mcpkey_auth::Auth;
 use mcpkey_auth::secret::is_credential_header;
 use url::Url;
 
+use super::limits::Limits;
+
 /// Default time to connect (spawn or TCP, plus the protocol handshake).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default longest silence on an open event stream.
@@ -48,10 +50,11 @@ pub struct StdioTarget {
 
 impl fmt::Debug for StdioTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Environment values are often API keys: print names only.
+        // Environment values and arguments often carry API keys
+        // (`--api-key ${KEY}`): print names and a count only.
         f.debug_struct("StdioTarget")
             .field("command", &self.command)
-            .field("args", &self.args)
+            .field("args", &format_args!("<{} args>", self.args.len()))
             .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("cwd", &self.cwd)
             .finish()
@@ -145,6 +148,7 @@ pub struct ServerConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) sse_read_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) limits: Limits,
     pub(crate) protocol: ProtocolPin,
     pub(crate) allow_insecure_http: bool,
     pub(crate) disabled: bool,
@@ -175,6 +179,7 @@ impl fmt::Debug for ServerConfig {
             )
             .field("auth", &self.auth)
             .field("protocol", &self.protocol)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +208,7 @@ impl ServerConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             sse_read_timeout: DEFAULT_SSE_READ_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            limits: Limits::default(),
             protocol: ProtocolPin::Auto,
             allow_insecure_http: false,
             disabled: false,
@@ -339,6 +345,12 @@ impl ServerConfig {
     /// Default time a request may take.
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = t;
+        self
+    }
+
+    /// Bounds on what this server can make the client buffer.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 

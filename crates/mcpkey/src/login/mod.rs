@@ -390,3 +390,36 @@ fn fmt_duration(d: Duration) -> String {
         format!("{} ms", d.as_millis())
     }
 }
+
+/// The callback's parsers on arbitrary input (for the fuzz targets): a
+/// request head and a pasted line. A URL is accepted only with exactly the
+/// login's `state`, and the page never carries unescaped input.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_callback(text: &str) {
+    let ctx = Callback {
+        path: "/callback",
+        state: "st4te-fuzz",
+        redirect_uri: "http://127.0.0.1:33418/callback",
+        server: "fuzz <server>",
+    };
+    let check = |url: &Url| {
+        let states: Vec<_> = url.query_pairs().filter(|(k, _)| k == "state").collect();
+        assert_eq!(states.len(), 1, "accepted {url} without exactly one state");
+        assert_eq!(states[0].1, "st4te-fuzz", "accepted a foreign state");
+    };
+    let (page, url) = callback::route(text, &ctx);
+    let bytes = page.to_bytes();
+    assert!(!String::from_utf8_lossy(&bytes).contains("<server>"));
+    if let Some(u) = &url {
+        check(u);
+        for (_, v) in u.query_pairs() {
+            let shown = callback::html_escape(&callback::shown(&v));
+            assert!(!shown.contains(['<', '>', '"', '\'']));
+        }
+    }
+    if let Some(line) = text.lines().next()
+        && let Some(u) = paste::pasted_redirect(line, &ctx)
+    {
+        check(&u);
+    }
+}

@@ -112,7 +112,9 @@ pub enum TransportError {
     SseTooLarge(#[from] SseTooLarge),
 
     /// A response body was too large.
-    #[error("a response body exceeded {limit} bytes")]
+    #[error(
+        "a response body exceeded {limit} bytes; raise the server's limits.max_message_bytes if this is expected"
+    )]
     BodyTooLarge {
         /// Limit in bytes.
         limit: usize,

@@ -27,12 +27,10 @@ use tokio::sync::mpsc;
 pub use error::TransportError;
 use jsonrpc::{Incoming, RpcResult};
 
-/// Capacity of the inbound queue (notifications and server requests waiting
-/// for the session's dispatcher). When it is full the transport stops
+/// Sender half of the inbound queue: notifications and server requests
+/// waiting for the session's dispatcher, bounded by
+/// `Limits::max_pending_messages`. When it is full the transport stops
 /// reading, which pushes back on the server instead of growing memory.
-pub(crate) const INBOUND_CAPACITY: usize = 1024;
-
-/// Sender half of the inbound queue.
 pub(crate) type InboundTx = mpsc::Sender<Incoming>;
 
 /// One request, serialized, ready to send.

@@ -13,11 +13,11 @@ mod auth;
 mod callbacks;
 /// The multi-server client.
 mod client;
+/// Which server sees which client: era detection and transport fallback.
+mod fallback;
 /// Fault injection: cut and replayed streams, slow-loris servers, SIGKILL
 /// during token writes.
 mod faults;
-/// Which server sees which client: era detection and transport fallback.
-mod fallback;
 /// Streamable HTTP in both eras.
 mod http;
 /// Memory bounds against hostile servers.

@@ -34,11 +34,11 @@ use crate::config::{
     AuthSetting, HttpTransport, LEGACY_VERSIONS, MODERN_VERSIONS, ProtocolPin, ServerConfig, Target,
 };
 use crate::error::{Error, ErrorKind};
-use crate::transport::http::core::{DEFAULT_MAX_MESSAGE_BYTES, HttpCore, HttpSettings};
+use crate::transport::http::core::{HttpCore, HttpSettings};
 use crate::transport::http::streamable::StreamableHttp;
 use crate::transport::jsonrpc::encode_request;
 use crate::transport::stdio::StdioTransport;
-use crate::transport::{Call, INBOUND_CAPACITY, Transport, TransportKind};
+use crate::transport::{Call, Transport, TransportKind};
 
 /// Settings shared by every connection of a client.
 #[derive(Clone, Debug)]
@@ -71,6 +71,15 @@ pub(crate) async fn connect(
                 server: name.to_owned(),
                 key: ".".into(),
                 message: p.clone(),
+            },
+        )));
+    }
+    if let Err((key, message)) = cfg.limits.check() {
+        return Err(fail(ErrorKind::Config(
+            crate::config::ConfigError::Invalid {
+                server: name.to_owned(),
+                key: format!("limits.{key}"),
+                message,
             },
         )));
     }
@@ -114,7 +123,7 @@ async fn connect_inner(
     memo: Option<Memo>,
     deadline: Instant,
 ) -> Result<(Session, Memo), ErrorKind> {
-    let (tx, rx) = mpsc::channel(INBOUND_CAPACITY);
+    let (tx, rx) = mpsc::channel(cfg.limits.max_pending_messages);
     let ids = Arc::new(AtomicI64::new(1));
     let capabilities = opts.handlers.capabilities();
     let ctx = Ctx {
@@ -127,7 +136,7 @@ async fn connect_inner(
 
     let parts = match &cfg.target {
         Target::Stdio(target) => {
-            let t = StdioTransport::spawn(target, tx, DEFAULT_MAX_MESSAGE_BYTES)
+            let t = StdioTransport::spawn(target, tx, cfg.limits.max_message_bytes)
                 .map_err(ErrorKind::Transport)?;
             let transport: Arc<dyn Transport> = Arc::new(t);
             match via_stdio::handshake(&ctx, &transport).await {
@@ -215,7 +224,7 @@ fn http_core(
 ) -> Result<HttpCore, ErrorKind> {
     let oauth = |settings| {
         opts.oauth
-            .build(name, url, settings)
+            .build(name, url, settings, cfg.limits.max_metadata_bytes)
             .map(Some)
             .map_err(|e| ErrorKind::Transport(e.into()))
     };
@@ -245,7 +254,8 @@ fn http_core(
         HttpSettings {
             connect_timeout: cfg.connect_timeout,
             read_timeout: cfg.sse_read_timeout,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_message_bytes: cfg.limits.max_message_bytes,
+            max_header_bytes: cfg.limits.max_header_bytes,
         },
     )
     .map_err(ErrorKind::Transport)

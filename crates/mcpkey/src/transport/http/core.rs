@@ -17,8 +17,6 @@ use super::wire::{Wire, WireSettings};
 use crate::transport::TransportError;
 use crate::transport::jsonrpc::{Incoming, RpcError, parse_incoming};
 
-/// Largest JSON body or SSE event accepted by default (32 MiB).
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 /// Largest error body read for a message (64 KiB).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -28,6 +26,7 @@ pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub max_message_bytes: usize,
+    pub max_header_bytes: usize,
 }
 
 /// The per-server HTTP client.
@@ -61,6 +60,7 @@ impl HttpCore {
             &WireSettings {
                 connect_timeout: settings.connect_timeout,
                 read_timeout: settings.read_timeout,
+                max_header_bytes: settings.max_header_bytes,
             },
             static_authorization,
         )?;

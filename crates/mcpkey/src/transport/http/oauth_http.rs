@@ -10,10 +10,12 @@ use futures_util::StreamExt;
 use mcpkey_auth::oauth::{MAX_OAUTH_BODY, OAuthHttp};
 use mcpkey_auth::{AuthError, RedactedUrl};
 
-/// reqwest with redirects off, a 30 s timeout and a 1 MiB body cap.
+/// reqwest with redirects off, a 30 s timeout and a body cap (1 MiB unless
+/// [`with_max_body`](Self::with_max_body) says otherwise).
 #[derive(Debug, Clone)]
 pub struct ReqwestOAuthHttp {
     client: reqwest::Client,
+    max_body: usize,
 }
 
 impl ReqwestOAuthHttp {
@@ -31,7 +33,18 @@ impl ReqwestOAuthHttp {
             .map_err(|e| {
                 AuthError::prepare("oauth", format!("cannot build the OAuth HTTP client: {e}"))
             })?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            max_body: MAX_OAUTH_BODY,
+        })
+    }
+
+    /// The same client (sharing its connections) with another body cap.
+    pub fn with_max_body(&self, max_body: usize) -> Self {
+        Self {
+            client: self.client.clone(),
+            max_body,
+        }
     }
 }
 
@@ -65,10 +78,13 @@ impl OAuthHttp for ReqwestOAuthHttp {
                     format!("reading {shown} failed: {}", e.without_url()),
                 )
             })?;
-            if buf.len() + chunk.len() > MAX_OAUTH_BODY {
+            if buf.len() + chunk.len() > self.max_body {
                 return Err(AuthError::prepare(
                     "oauth",
-                    format!("{shown} sent more than {MAX_OAUTH_BODY} bytes"),
+                    format!(
+                        "{shown} sent more than {} bytes; raise the server's limits.max_metadata_bytes if this is expected",
+                        self.max_body
+                    ),
                 ));
             }
             buf.extend_from_slice(&chunk);

@@ -56,6 +56,7 @@ struct Idle {
 /// Connections to the origins one server uses (normally just one).
 pub(crate) struct Pool {
     connector: HttpsConnector<HttpConnector>,
+    handshake: hyper::client::conn::http1::Builder,
     idle: Mutex<Vec<(String, Vec<Idle>)>>,
 }
 
@@ -76,9 +77,17 @@ fn origin_of(uri: &Uri) -> String {
 }
 
 impl Pool {
-    pub(crate) fn new(connector: HttpsConnector<HttpConnector>) -> Arc<Self> {
+    /// A pool whose connections accept response heads up to
+    /// `max_header_bytes` (at least 8 KiB, checked by the config).
+    pub(crate) fn new(
+        connector: HttpsConnector<HttpConnector>,
+        max_header_bytes: usize,
+    ) -> Arc<Self> {
+        let mut handshake = hyper::client::conn::http1::Builder::new();
+        handshake.max_buf_size(max_header_bytes.max(8192));
         Arc::new(Self {
             connector,
+            handshake,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -114,7 +123,9 @@ impl Pool {
             .call(uri.clone())
             .await
             .map_err(ConnectError::Connect)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        let (sender, conn) = self
+            .handshake
+            .handshake(io)
             .await
             .map_err(ConnectError::Handshake)?;
         tokio::spawn(async move {

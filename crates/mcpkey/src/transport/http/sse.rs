@@ -30,7 +30,7 @@ pub struct SseEvent {
 /// The stream broke a limit.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "an SSE event exceeded {limit} bytes; raise the server's max_sse_event_bytes if this is expected"
+    "an SSE event exceeded {limit} bytes; raise the server's limits.max_message_bytes if this is expected"
 )]
 pub struct SseTooLarge {
     /// The limit in bytes.

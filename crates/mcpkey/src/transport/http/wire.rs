@@ -40,6 +40,8 @@ pub(crate) struct WireSettings {
     pub connect_timeout: Duration,
     /// Longest silence while waiting for a response head or the next chunk.
     pub read_timeout: Duration,
+    /// Largest response head (hyper's read buffer; at least 8 KiB).
+    pub max_header_bytes: usize,
 }
 
 /// How one server's requests reach it.
@@ -110,7 +112,7 @@ impl Wire {
                 .enable_http1()
                 .wrap_connector(http);
             Route::Direct(Direct {
-                pool: Pool::new(https),
+                pool: Pool::new(https, settings.max_header_bytes),
                 read_timeout: settings.read_timeout,
             })
         };
