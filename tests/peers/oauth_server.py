@@ -59,9 +59,17 @@ B = http://127.0.0.1:N. Endpoints:
                     tokens), so the next MCP request gets 401. Answers {"revoked": n}.
                     /_revoke?grants=1 forgets every refresh token as well, so only a
                     new authorization gets back in.
+  POST /_fail_token?mode=M[&count=N][&delay=S]   TEST HOOK, unauthenticated: the next N
+                    (default: all) /token requests fail without being processed (no code
+                    or refresh token is consumed): mode=500 answers 500 server_error;
+                    timeout waits S seconds (default 5) and then answers 504; malformed
+                    answers 200 application/json with a truncated token response;
+                    invalid_grant answers 400 invalid_grant. mode=off ends it. Each such
+                    request is logged as event "token_fault" (with its grant_type) and
+                    counted in the "token_fault" stat.
   GET  /_stats      TEST HOOK: {"registrations", "authorizations", "token_code",
                     "token_refresh", "refresh_reuse", "invalid_client", "rs_401", plus
-                    "rs_403", "rs_ok", "code_reuse", "token_error"}.
+                    "rs_403", "rs_ok", "code_reuse", "token_error", "token_fault"}.
   anything else     404 JSON (so clients probing other well-known URLs fall back).
 
 --tricky-secret issues client secrets containing ' :+/%&=' so only a client that
@@ -71,7 +79,8 @@ every registered client gets (and must use) a secret.
 
 LOG. Every HTTP request appends one JSON line to --log:
   {"event": "rs" | "prm" | "as_metadata" | "register" | "authorize" | "token" |
-            "refresh_reuse" | "code_reuse" | "revoke" | "stats" | "not_found",
+            "refresh_reuse" | "code_reuse" | "revoke" | "stats" | "fail_token" |
+            "token_fault" | "not_found",
    "method": ..., "path": ..., "grant_type": ... | null, "ok": bool,
    "status": int, "error": ... | null, "reason": ..., "client_id": ... | null}
 THIS LOG CONTAINS SECRETS ON PURPOSE: issued values appear under
@@ -87,6 +96,7 @@ loop every check-and-update is atomic without locks.
 """
 
 import argparse
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -117,7 +127,9 @@ EVENTS = {
     "/token": "token",
     "/_revoke": "revoke",
     "/_stats": "stats",
+    "/_fail_token": "fail_token",
 }
+TOKEN_FAULTS = ("500", "timeout", "malformed", "invalid_grant")
 
 
 def _digest(value: str) -> bytes:
@@ -201,9 +213,23 @@ class State:
                 "rs_ok",
                 "code_reuse",
                 "token_error",
+                "token_fault",
             ],
             0,
         )
+        self.token_fault = None  # {"mode", "left" (None: every request), "delay"}
+
+    def take_token_fault(self):
+        """The fault for this /token request, if one is set (counting it down)."""
+        f = self.token_fault
+        if f is None:
+            return None
+        if f["left"] is not None:
+            f["left"] -= 1
+            if f["left"] <= 0:
+                self.token_fault = None
+        self.stats["token_fault"] += 1
+        return f
 
     # ---------------------------------------------------------------- metadata
 
@@ -605,7 +631,26 @@ class OAuthApp:
                 return await self._send(send, status, None, [(b"location", where.encode("latin-1"))])
             elif event == "token":
                 self._only(method, "POST")
-                status, body = self.s.token(await self._body(receive), ctype, headers, log)
+                raw = await self._body(receive)
+                fault = self.s.take_token_fault()
+                if fault is not None:
+                    return await self._token_fault(scope, send, fault, raw, extra)
+                status, body = self.s.token(raw, ctype, headers, log)
+            elif event == "fail_token":
+                self._only(method, "POST")
+                await self._body(receive)
+                q = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+                mode = q.get("mode", "off")
+                if mode not in TOKEN_FAULTS + ("off",):
+                    raise OAuthError(400, "invalid_request", f"unknown fault mode {mode!r}")
+                try:
+                    left = int(q["count"]) if "count" in q else None
+                    delay = float(q.get("delay", "5"))
+                except ValueError:
+                    raise OAuthError(400, "invalid_request", "count and delay must be numbers")
+                self.s.token_fault = None if mode == "off" else {"mode": mode, "left": left, "delay": delay}
+                status, body = 200, {"mode": mode, "count": left}
+                log["reason"] = f"token endpoint fault: {mode}"
             elif event == "revoke":
                 self._only(method, "POST")
                 await self._body(receive)
@@ -627,6 +672,29 @@ class OAuthApp:
             return await self._send(send, e.status, {"error": e.error, "error_description": e.reason}, extra)
         self._record(scope, event, True, status, **log)
         await self._send(send, status, body, extra, head=method == "HEAD")
+
+    async def _token_fault(self, scope, send, fault, raw: bytes, extra):
+        """Fails a /token request as the fault says, without processing it."""
+        try:
+            grant = dict(parse_qsl(raw.decode("utf-8"))).get("grant_type")
+        except UnicodeDecodeError:
+            grant = None
+        mode = fault["mode"]
+        status = {"500": 500, "timeout": 504, "malformed": 200, "invalid_grant": 400}[mode]
+        self._record(scope, "token_fault", False, status, grant_type=grant, error=mode, reason="injected")
+        if mode == "timeout":
+            await asyncio.sleep(fault["delay"])
+        if mode == "malformed":
+            data = b'{"access_token": "at-trunc'
+            hs = [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": hs + list(extra)})
+            await send({"type": "http.response.body", "body": data})
+            return
+        error = "invalid_grant" if mode == "invalid_grant" else "server_error"
+        try:
+            await self._send(send, status, {"error": error, "error_description": "injected fault"}, extra)
+        except Exception:  # the client gave up waiting and closed the connection
+            pass
 
     @staticmethod
     def _only(method: str, *allowed):
