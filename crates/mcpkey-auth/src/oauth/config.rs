@@ -1,5 +1,7 @@
 //! How a server's OAuth is configured.
 
+use std::time::Duration;
+
 use crate::secret::SecretString;
 
 use super::crypto::JwtAlgorithm;
@@ -80,6 +82,14 @@ pub struct OAuthConfig {
     pub max_authorizations: u32,
     /// Refresh this many seconds before expiry.
     pub refresh_margin: u64,
+    /// Attempts at a refresh when the token endpoint fails transiently
+    /// (5xx, timeout, network error, an answer that is not a token
+    /// response); a refusal such as `invalid_grant` is never retried.
+    pub refresh_attempts: u32,
+    /// Wait before the second attempt, doubled before each later one.
+    pub refresh_backoff: Duration,
+    /// Longest wait for the token endpoint's answer to one attempt.
+    pub refresh_timeout: Duration,
 }
 
 impl Default for OAuthConfig {
@@ -96,6 +106,9 @@ impl Default for OAuthConfig {
             allow_http: false,
             max_authorizations: 3,
             refresh_margin: 60,
+            refresh_attempts: 3,
+            refresh_backoff: Duration::from_millis(200),
+            refresh_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -211,3 +211,182 @@ async fn connect_and_request_timeouts_do_not_count_the_login() {
     assert_eq!(st["authorizations"], 2, "{st}");
     c.close().await;
 }
+
+// ------------------------------------------------------------ token endpoint faults
+
+/// Makes the oauth server's token endpoint fail (`mode=500|timeout|malformed|
+/// invalid_grant|off`, optionally `&count=N`).
+async fn fail_token(peer: &Peer, query: &str) {
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "-f",
+            "-X",
+            "POST",
+            &peer.url(&format!("/_fail_token?{query}")),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{query}");
+}
+
+/// A logged-in client whose refreshes give up on a token endpoint after
+/// 300 ms per attempt (the default backoff: 200 ms, then 400 ms).
+fn patient_client(url: &str, store: Arc<dyn TokenStore>) -> Client {
+    let mut settings = mcpkey::config::OAuthSettings::default();
+    settings.config.refresh_timeout = Duration::from_millis(300);
+    Client::builder()
+        .token_store(store)
+        .server("s", ServerConfig::http(url).oauth(settings))
+        .login_ui(Arc::new(|_: &LoginRequest<'_>| {
+            let http = ReqwestOAuthHttp::new().ok()?;
+            let ui: Arc<dyn AuthorizationUi> = Arc::new(FollowRedirectUi::new(
+                Arc::new(http),
+                "http://127.0.0.1:9/callback",
+            ));
+            Some(ui)
+        }))
+        .build()
+}
+
+/// Refresh requests that reached the token endpoint: (failed by the
+/// injected fault, answered).
+fn refresh_attempts(peer: &Peer) -> (usize, usize) {
+    let reqs = peer.requests();
+    let count = |event: &str| {
+        reqs.iter()
+            .filter(|r| r["event"] == event && r["grant_type"] == "refresh_token")
+            .count()
+    };
+    (count("token_fault"), count("token"))
+}
+
+async fn stored_refresh_token(store: &Arc<dyn TokenStore>, peer: &Peer) -> String {
+    use mcpkey::auth::ExposeSecret;
+    let key = canonical_resource(&url::Url::parse(&peer.url("/mcp")).unwrap());
+    let records = store.tokens(&key).await.unwrap();
+    assert_eq!(records.len(), 1);
+    let rt = records[0].tokens.refresh_token.as_ref().unwrap();
+    rt.expose_secret().to_owned()
+}
+
+/// The token endpoint fails in `mode` while five calls' 401s need a
+/// refresh: one refresh, three attempts with backoff, then a clear error
+/// for each call; the stored refresh token is untouched, and once the
+/// endpoint is back the next call refreshes with it.
+async fn refresh_survives(mode: &str) {
+    let peer = oauth_server(&[]);
+    let dir = tempdir::Dir::new();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()));
+    let c = patient_client(&peer.url("/mcp"), Arc::clone(&store));
+    echo(&c, "login").await;
+    let rt = stored_refresh_token(&store, &peer).await;
+
+    fail_token(&peer, &format!("mode={mode}")).await;
+    peer.revoke().await;
+    let s = c.session("s").await.unwrap();
+    // Five calls at once: they share one refresh (and its failure).
+    let started = std::time::Instant::now();
+    let calls = (0..5).map(|i| {
+        let s = s.clone();
+        async move {
+            s.call_tool("echo", args(json!({"message": format!("down {i}")})))
+                .await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let took = started.elapsed();
+    let issued: Vec<String> = peer
+        .requests()
+        .iter()
+        .filter_map(|r| r["issued_refresh_token"].as_str().map(str::to_owned))
+        .collect();
+    let texts: Vec<String> = results
+        .into_iter()
+        .map(|r| r.unwrap_err().to_string())
+        .collect();
+    println!("{mode}: {took:?}: {}", texts[0]);
+    for text in texts {
+        assert!(
+            text.contains("refreshing the access token failed 3 times"),
+            "{mode}: {text}"
+        );
+        assert!(text.contains("refresh token is kept"), "{mode}: {text}");
+        assert!(
+            !issued.iter().any(|secret| text.contains(secret)),
+            "{mode}: the error shows a secret"
+        );
+    }
+    assert_eq!(
+        refresh_attempts(&peer),
+        (3, 0),
+        "{mode}: three attempts in all"
+    );
+    assert!(
+        took >= Duration::from_millis(600),
+        "{mode}: no backoff ({took:?})"
+    );
+    assert!(took < Duration::from_secs(4), "{mode}: took {took:?}");
+    assert_eq!(stored_refresh_token(&store, &peer).await, rt, "{mode}");
+
+    fail_token(&peer, "mode=off").await;
+    echo(&c, "back").await;
+    let st = peer.stats().await;
+    assert_eq!(st["token_refresh"], 1, "{mode}: {st}");
+    assert_eq!(st["refresh_reuse"], 0, "{mode}: {st}");
+    assert_eq!(st["authorizations"], 1, "{mode}: no new login: {st}");
+    assert_ne!(stored_refresh_token(&store, &peer).await, rt, "rotated");
+    c.close().await;
+}
+
+#[tokio::test]
+async fn refresh_retries_a_token_endpoint_answering_500_and_keeps_the_refresh_token() {
+    refresh_survives("500").await;
+}
+
+#[tokio::test]
+async fn refresh_retries_a_token_endpoint_that_does_not_answer() {
+    refresh_survives("timeout").await;
+}
+
+#[tokio::test]
+async fn refresh_retries_a_malformed_token_response() {
+    refresh_survives("malformed").await;
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_recovers_within_the_retries_refreshes_once() {
+    let peer = oauth_server(&[]);
+    let dir = tempdir::Dir::new();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()));
+    let c = patient_client(&peer.url("/mcp"), Arc::clone(&store));
+    echo(&c, "login").await;
+    fail_token(&peer, "mode=500&count=2").await;
+    peer.revoke().await;
+    echo(&c, "third time lucky").await;
+    assert_eq!(refresh_attempts(&peer), (2, 1));
+    let st = peer.stats().await;
+    assert_eq!(
+        (st["token_refresh"].as_u64(), st["authorizations"].as_u64()),
+        (Some(1), Some(1)),
+        "{st}"
+    );
+    c.close().await;
+}
+
+#[tokio::test]
+async fn invalid_grant_during_refresh_is_not_retried() {
+    let peer = oauth_server(&[]);
+    let dir = tempdir::Dir::new();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()));
+    let c = patient_client(&peer.url("/mcp"), Arc::clone(&store));
+    echo(&c, "login").await;
+    fail_token(&peer, "mode=invalid_grant&count=1").await;
+    peer.revoke().await;
+    // The refresh token is refused once: a new login, not a retry.
+    echo(&c, "logged in again").await;
+    assert_eq!(refresh_attempts(&peer), (1, 0));
+    assert_eq!(peer.stats().await["authorizations"], 2);
+    c.close().await;
+}

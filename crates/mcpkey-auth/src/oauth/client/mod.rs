@@ -7,7 +7,9 @@
 //! else authorize from scratch (discovery → client identity → PKCE
 //! authorization via the [`AuthorizationUi`] → token), and send the request
 //! again. Step-up asks for the union of the scopes requested so far and the
-//! challenged ones, at most `max_authorizations` times per request.
+//! challenged ones, at most `max_authorizations` times per request. A token
+//! endpoint that fails transiently during a refresh is retried with backoff
+//! (`refresh.rs`); the stored refresh token is kept.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -35,10 +37,12 @@ use crate::{Auth, AuthError, AuthRequest, AuthResponse, Next};
 
 mod grant;
 mod redirect;
+mod refresh;
 #[cfg(test)]
 mod tests;
 
 use redirect::validate_redirect;
+use refresh::RefreshLog;
 
 /// The canonical URI of an MCP server (RFC 8707 §2): lowercase scheme and
 /// host, port when not the default, path without a trailing slash, no query
@@ -76,6 +80,8 @@ struct State {
     loaded: bool,
     current: Option<Current>,
     requested_scopes: BTreeSet<String>,
+    /// Refresh attempts so far and how the last one ended.
+    refreshes: RefreshLog,
 }
 
 /// OAuth 2.1 for one MCP server.
@@ -180,7 +186,8 @@ impl OAuth {
     }
 
     /// The token to send now, refreshed first if it is about to expire.
-    async fn usable_token(&self) -> Result<Option<TokenSet>, AuthError> {
+    /// `generation`: [`OAuth::refresh_generation`] when the request started.
+    async fn usable_token(&self, generation: u64) -> Result<Option<TokenSet>, AuthError> {
         let (tokens, margin) = {
             let st = self.state();
             match st.current.as_ref() {
@@ -207,93 +214,17 @@ impl OAuth {
             && t.expires_within(margin)
         {
             let _flight = self.flight.lock().await;
+            // While the token still works, one attempt; once it expired, the
+            // token endpoint gets its retries.
+            let patient = t.expires_within(0);
             if !self.changed_since(&tokens)
-                && let Err(e) = self.refresh_locked(t).await
+                && let Err(e) = self.refresh_once(t, generation, patient).await
             {
                 tracing::debug!(error = %e, "proactive refresh failed; trying the current token");
             }
             return Ok(self.current_tokens());
         }
         Ok(tokens)
-    }
-
-    /// Refreshes under the store's lock. Adopts a token another process
-    /// stored meanwhile. `Ok(false)`: no refresh was possible.
-    async fn refresh_locked(&self, seen: &TokenSet) -> Result<bool, AuthError> {
-        let _lock = self.store.lock(&self.resource_key).await?;
-        let current = self.state().current.clone();
-        let Some(current) = current else {
-            return Ok(false);
-        };
-        // Someone else may have refreshed: re-read the store.
-        let stored = self.store.tokens(&self.resource_key).await?;
-        if let Some(newer) = stored
-            .into_iter()
-            .find(|r| r.issuer == current.record.issuer && r.client_id == current.record.client_id)
-            && !newer.tokens.same_access_token(seen)
-        {
-            tracing::debug!("another process already refreshed the token");
-            self.state().current = Some(Current {
-                record: newer,
-                renew: current.renew,
-            });
-            return Ok(true);
-        }
-        let Some(refresh_token) = current.record.tokens.refresh_token.clone() else {
-            return Ok(false);
-        };
-        let renew = match current.renew.clone() {
-            Some(r) => r,
-            None => match self.renewal_for(&current.record).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(error = %e, "cannot prepare a refresh");
-                    return Ok(false);
-                }
-            },
-        };
-        let mut params: Vec<(&str, &str)> = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose_secret()),
-        ];
-        let resource = current.record.resource_indicator.clone();
-        if let Some(r) = &resource {
-            params.push(("resource", r));
-        }
-        match token::request(
-            self.http.as_ref(),
-            &renew.token_endpoint,
-            &current.record.client_id,
-            &renew.client_auth,
-            &renew.issuer,
-            &params,
-        )
-        .await
-        {
-            Ok(mut tokens) => {
-                // A server that does not rotate keeps the old refresh token valid.
-                if tokens.refresh_token.is_none() {
-                    tokens.refresh_token = Some(refresh_token);
-                }
-                let mut record =
-                    TokenRecord::new(&current.record.issuer, &current.record.client_id, tokens);
-                record.resource_indicator = resource;
-                self.store
-                    .put_tokens(&self.resource_key, record.clone())
-                    .await?;
-                self.state().current = Some(Current {
-                    record,
-                    renew: Some(renew),
-                });
-                tracing::debug!("token refreshed");
-                Ok(true)
-            }
-            Err(TokenFailure::Refused { error, .. }) => {
-                tracing::info!(%error, "the refresh token was refused; a new authorization is needed");
-                Ok(false)
-            }
-            Err(TokenFailure::Transient(e)) => Err(e),
-        }
     }
 
     /// Token endpoint and client authentication for a stored record.
@@ -362,7 +293,7 @@ impl Auth for OAuth {
 
     async fn apply(&self, req: &mut AuthRequest) -> Result<(), AuthError> {
         self.ensure_loaded().await?;
-        if let Some(t) = self.usable_token().await? {
+        if let Some(t) = self.usable_token(self.refresh_generation()).await? {
             req.headers.insert(
                 AUTHORIZATION,
                 sensitive_value(
@@ -379,7 +310,10 @@ impl Auth for OAuth {
         let mut authorizations = 0u32;
         let mut refreshed = false;
         loop {
-            let sent = self.usable_token().await?;
+            // A refresh that fails during this round (proactively, or for a
+            // task ahead of us) is not tried again for the same 401.
+            let generation = self.refresh_generation();
+            let sent = self.usable_token(generation).await?;
             let mut attempt = req.clone();
             if let Some(t) = &sent {
                 attempt.headers.insert(
@@ -418,7 +352,7 @@ impl Auth for OAuth {
                 && let Some(t) = &sent
             {
                 refreshed = true;
-                if self.refresh_locked(t).await? {
+                if self.refresh_once(t, generation, true).await? {
                     continue;
                 }
             }
