@@ -181,9 +181,11 @@ async fn slow_loris(mode: &str) {
     let mut before = (0, 0);
     for i in 0..22 {
         let started = Instant::now();
-        let err = s
-            .call_tool("echo", args(json!({"message": "hello?"})))
+        // Should the request timeout not fire, fail here rather than hang.
+        let call = s.call_tool("echo", args(json!({"message": "hello?"})));
+        let err = tokio::time::timeout(Duration::from_secs(5), call)
             .await
+            .unwrap_or_else(|_| panic!("{mode}: request_timeout did not fire"))
             .unwrap_err();
         let took = started.elapsed();
         assert!(
@@ -362,7 +364,10 @@ async fn sigkill_during_token_writes_never_corrupts_the_store() {
             "round {round}: temporary files pile up: {temps:?}"
         );
         mid_write += temps.len();
-        let records = FileStore::new(dir.path()).tokens(RESOURCE).await.unwrap();
+        let records = FileStore::new(dir.path())
+            .tokens(RESOURCE)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the store cannot be read: {e}"));
         assert_eq!(records.len(), 1, "round {round}");
         let n = number_of(&records[0]);
         assert!(
