@@ -99,11 +99,11 @@ impl Scheme {
     }
 }
 
-/// A client for `scheme`; with OAuth, also the store whose calls are counted.
-pub async fn auth_client(port: u16, scheme: Scheme) -> (Client, Option<Arc<CountingStore>>) {
-    let pin = ProtocolPin::Auto;
+/// The server entry for `scheme` on fast-server at `port` (OAuth's token
+/// comes from the client's store: see [`seeded_store`]).
+pub fn server_config(port: u16, scheme: Scheme) -> ServerConfig {
     let secret = |s: &str| SecretString::from(s.to_owned());
-    let cfg = match scheme {
+    match scheme {
         Scheme::Off => ServerConfig::http(url(port, OPEN_PATH)).no_auth(),
         Scheme::Default => ServerConfig::http(url(port, OPEN_PATH)),
         Scheme::Bearer => {
@@ -124,32 +124,41 @@ pub async fn auth_client(port: u16, scheme: Scheme) -> (Client, Option<Arc<Count
         ),
         Scheme::Digest => ServerConfig::http(url(port, DIGEST_PATH))
             .auth(Digest::new(DIGEST_USER, secret(DIGEST_PASSWORD))),
-        Scheme::OAuthCached => {
-            let u = url(port, OAUTH_PATH);
-            let store = Arc::new(CountingStore {
-                inner: MemoryStore::default(),
-                calls: AtomicUsize::new(0),
-            });
-            let key = canonical_resource(&url::Url::parse(&u).expect("url"));
-            let mut tokens = TokenSet::bearer(secret(OAUTH_TOKEN));
-            tokens.expires_at = Some(mcpkey::auth::oauth::now_unix() + 3600);
-            store
-                .inner
-                .put_tokens(
-                    &key,
-                    TokenRecord::new(url(port, ""), "bench-client", tokens),
-                )
-                .await
-                .expect("store");
-            let client = Client::builder()
-                .token_store(Arc::clone(&store) as Arc<dyn TokenStore>)
-                .server("fast", ServerConfig::http(u).protocol(pin))
-                .build();
-            return (client, Some(store));
-        }
-    };
-    (
-        Client::builder().server("fast", cfg.protocol(pin)).build(),
-        None,
-    )
+        Scheme::OAuthCached => ServerConfig::http(url(port, OAUTH_PATH)),
+    }
+}
+
+/// A token store (counting its calls) holding a valid token for
+/// fast-server's OAuth path at `port`.
+pub async fn seeded_store(port: u16) -> Arc<CountingStore> {
+    let store = Arc::new(CountingStore {
+        inner: MemoryStore::default(),
+        calls: AtomicUsize::new(0),
+    });
+    let key = canonical_resource(&url::Url::parse(&url(port, OAUTH_PATH)).expect("url"));
+    let mut tokens = TokenSet::bearer(SecretString::from(OAUTH_TOKEN.to_owned()));
+    tokens.expires_at = Some(mcpkey::auth::oauth::now_unix() + 3600);
+    store
+        .inner
+        .put_tokens(
+            &key,
+            TokenRecord::new(url(port, ""), "bench-client", tokens),
+        )
+        .await
+        .expect("store");
+    store
+}
+
+/// A client for `scheme`; with OAuth, also the store whose calls are counted.
+pub async fn auth_client(port: u16, scheme: Scheme) -> (Client, Option<Arc<CountingStore>>) {
+    let cfg = server_config(port, scheme).protocol(ProtocolPin::Auto);
+    if scheme == Scheme::OAuthCached {
+        let store = seeded_store(port).await;
+        let client = Client::builder()
+            .token_store(Arc::clone(&store) as Arc<dyn TokenStore>)
+            .server("fast", cfg)
+            .build();
+        return (client, Some(store));
+    }
+    (Client::builder().server("fast", cfg).build(), None)
 }

@@ -23,25 +23,85 @@ pub struct RedactedUrl<'a>(pub &'a Url);
 
 impl fmt::Display for RedactedUrl<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
         let url = self.0;
-        write!(f, "{}://", url.scheme())?;
+        let mut s = String::with_capacity(url.as_str().len());
+        let _ = write!(s, "{}://", url.scheme());
         if let Some(host) = url.host_str() {
-            f.write_str(host)?;
+            s.push_str(host);
         }
         if let Some(port) = url.port() {
-            write!(f, ":{port}")?;
+            let _ = write!(s, ":{port}");
         }
-        f.write_str(url.path())?;
+        s.push_str(url.path());
         if url.query().is_some() {
             let mut first = true;
-            for (k, _) in url.query_pairs() {
-                f.write_str(if first { "?" } else { "&" })?;
+            for (k, v) in url.query_pairs() {
+                s.push_str(if first { "?" } else { "&" });
                 first = false;
-                write!(f, "{k}=***")?;
+                if v.is_empty() {
+                    // `?TOKEN`: a lone parameter may be the credential itself.
+                    s.push_str("***");
+                } else {
+                    let _ = write!(s, "{k}=***");
+                }
             }
         }
-        Ok(())
+        f.write_str(&mask_registered(s))
     }
+}
+
+/// Values masked wherever a [`RedactedUrl`] prints (see [`mask_everywhere`]).
+static REGISTERED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+/// Shorter values would mask ordinary text.
+const MIN_REGISTERED_LEN: usize = 8;
+/// Bound on the registry (a process loads few configs).
+const MAX_REGISTERED: usize = 4096;
+
+/// Registers a secret to be masked wherever a URL is printed through
+/// [`RedactedUrl`], even in a host, a path segment or a parameter name
+/// (`https://hooks.example.com/mcp/${TOKEN}/sse`). Config interpolation
+/// registers every value of a credential-named variable and every
+/// `${file:...}`. Values shorter than 8 bytes are not registered (they would
+/// mask ordinary text).
+///
+/// ```
+/// use mcpkey_auth::RedactedUrl;
+/// mcpkey_auth::redact::mask_everywhere("zT9-path-secret-41");
+/// let url = url::Url::parse("https://hooks.example.com/mcp/zT9-path-secret-41/sse").unwrap();
+/// assert_eq!(RedactedUrl(&url).to_string(), "https://hooks.example.com/mcp/***/sse");
+/// ```
+pub fn mask_everywhere(secret: &str) {
+    if secret.len() < MIN_REGISTERED_LEN {
+        return;
+    }
+    // A URL prints its path percent-encoded: mask that spelling too.
+    let mut spellings = vec![secret.to_owned()];
+    if let Ok(mut u) = Url::parse("http://x/") {
+        u.set_path(secret);
+        let encoded = u.path().trim_start_matches('/');
+        if encoded != secret && encoded.len() >= MIN_REGISTERED_LEN {
+            spellings.push(encoded.to_owned());
+        }
+    }
+    let mut r = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    for s in spellings {
+        if r.len() < MAX_REGISTERED && !r.contains(&s) {
+            r.push(s);
+        }
+    }
+    // Longest first, so a secret containing another is masked whole.
+    r.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+fn mask_registered(mut s: String) -> String {
+    let r = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    for secret in r.iter() {
+        if s.contains(secret.as_str()) {
+            s = s.replace(secret.as_str(), "***");
+        }
+    }
+    s
 }
 
 impl fmt::Debug for RedactedUrl<'_> {

@@ -30,7 +30,23 @@ pub fn is_credential_header(name: &HeaderName) -> bool {
     matches!(
         n,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || [
+    ) || is_credential_name(n)
+}
+
+/// Whether a name (a variable, a parameter; any case) looks like it holds a
+/// credential: it contains key, token, secret, signature, password, auth,
+/// session, credential or cookie.
+///
+/// ```
+/// use mcpkey_auth::secret::is_credential_name;
+/// assert!(is_credential_name("GITHUB_TOKEN"));
+/// assert!(is_credential_name("apiKey"));
+/// assert!(!is_credential_name("HOST"));
+/// ```
+pub fn is_credential_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "cookie",
         "key",
         "token",
         "secret",

@@ -91,10 +91,13 @@ fn eval(expr: &str, env: &dyn Env) -> Result<String, InterpolationError> {
         if path.is_empty() {
             return Err(InterpolationError::Syntax("`${file:}` needs a path".into()));
         }
-        return env
+        let value = env
             .read_file(path)
             .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-            .map_err(|e| InterpolationError::File(path.to_owned(), e));
+            .map_err(|e| InterpolationError::File(path.to_owned(), e))?;
+        // Files referenced from a config hold secrets as a rule.
+        mcpkey_auth::redact::mask_everywhere(&value);
+        return Ok(value);
     }
     let expr = expr.strip_prefix("env:").unwrap_or(expr);
     let (name, default) = match expr.split_once(":-") {
@@ -108,12 +111,17 @@ fn eval(expr: &str, env: &dyn Env) -> Result<String, InterpolationError> {
             name.chars().take(64).collect::<String>()
         )));
     }
-    match (env.var(name), default) {
-        (Some(v), Some(d)) if v.is_empty() => Ok(d.to_owned()),
-        (Some(v), _) => Ok(v),
-        (None, Some(d)) => Ok(d.to_owned()),
-        (None, None) => Err(InterpolationError::Missing(name.to_owned())),
+    let value = match (env.var(name), default) {
+        (Some(v), Some(d)) if v.is_empty() => d.to_owned(),
+        (Some(v), _) => v,
+        (None, Some(d)) => d.to_owned(),
+        (None, None) => return Err(InterpolationError::Missing(name.to_owned())),
+    };
+    if mcpkey_auth::secret::is_credential_name(name) {
+        // Masked wherever a URL is printed, even in a path (`/mcp/${TOKEN}/sse`).
+        mcpkey_auth::redact::mask_everywhere(&value);
     }
+    Ok(value)
 }
 
 #[cfg(test)]

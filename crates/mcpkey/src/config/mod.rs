@@ -290,7 +290,9 @@ fn mask_url(url: &str) -> String {
                 .split('&')
                 .map(|kv| match kv.split_once('=') {
                     Some((k, _)) => format!("{k}=***"),
-                    None => kv.to_owned(),
+                    // A lone parameter may be the credential itself.
+                    None if kv.is_empty() => String::new(),
+                    None => "***".to_owned(),
                 })
                 .collect();
             format!("{base}?{}", masked.join("&"))

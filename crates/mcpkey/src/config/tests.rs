@@ -289,3 +289,27 @@ fn summaries_mask_secret_arguments_and_userinfo() {
     let b = &s.iter().find(|x| x.name == "b").unwrap().target;
     assert_eq!(b, "https://h.example/mcp?key=***");
 }
+
+#[test]
+fn credential_variables_are_masked_even_in_a_url_path() {
+    let env = MapEnv(HashMap::from([
+        ("HOOK_TOKEN", "hk-9Q2x7Lm4Zp"),
+        ("HOST", "127.0.0.1"),
+    ]));
+    let cfg = Config::parse(
+        r#"{"mcpServers": {
+            "hook": {"url": "http://${HOST}:1/hooks/${HOOK_TOKEN}/sse"},
+            "lone": {"url": "http://127.0.0.1:1/mcp?${HOOK_TOKEN}"}
+        }}"#,
+        "t.json",
+    )
+    .unwrap();
+    let (hook, _) = cfg.resolve_with("hook", &env).unwrap();
+    let shown = format!("{hook:?}");
+    assert!(!shown.contains("hk-9Q2x7Lm4Zp"), "{shown}");
+    // Not a credential name: shown as is.
+    assert!(shown.contains("http://127.0.0.1:1/hooks/***/sse"), "{shown}");
+    let (lone, _) = cfg.resolve_with("lone", &env).unwrap();
+    let shown = format!("{lone:?}");
+    assert!(shown.contains("http://127.0.0.1:1/mcp?***"), "{shown}");
+}
