@@ -25,3 +25,18 @@ cargo test --release -p mcpkey-auth --lib --features keyring --locked keyring_st
 echo "== conformance suite" >&2
 cargo build --release --locked -p mcpkey-conformance
 bash scripts/conformance.sh
+
+echo "== benchmark smoke, load and soak" >&2
+(cd bench && cargo fmt --check && cargo clippy --release --locked --all-targets -- -D warnings)
+bash scripts/bench.sh --quick
+bash scripts/reliability.sh --soak-secs "${MCPKEY_SOAK_SECS:-120}"
+
+echo "== fuzzing smoke" >&2
+# Every seed and past finding already ran above (the property tests replay
+# fuzz/corpus on stable). With a nightly toolchain, each target also fuzzes
+# for a few seconds; long runs are `bash scripts/fuzz.sh`.
+if rustup toolchain list 2> /dev/null | grep -q '^nightly'; then
+    bash scripts/fuzz.sh "${MCPKEY_FUZZ_SECS:-10}"
+else
+    echo "no nightly toolchain: cargo-fuzz smoke skipped (corpus replay ran on stable)" >&2
+fi
