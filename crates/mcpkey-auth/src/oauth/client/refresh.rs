@@ -215,3 +215,107 @@ impl OAuth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::RequestKind;
+    use crate::oauth::store::MemoryStore;
+    use crate::oauth::types::now_unix;
+
+    /// A token endpoint that always answers `status` with `body`.
+    #[derive(Debug)]
+    struct Endpoint {
+        status: u16,
+        body: &'static str,
+        hits: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl OAuthHttp for Endpoint {
+        async fn send(
+            &self,
+            _req: http::Request<Bytes>,
+        ) -> Result<http::Response<Bytes>, AuthError> {
+            self.hits.fetch_add(1, Ordering::SeqCst);
+            let mut resp = http::Response::new(Bytes::from_static(self.body.as_bytes()));
+            *resp.status_mut() = StatusCode::from_u16(self.status).unwrap();
+            Ok(resp)
+        }
+    }
+
+    /// Sends one request whose token `expires_in` seconds from now (within
+    /// the refresh margin) through OAuth against `endpoint`; returns the
+    /// token endpoint's hits and the refresh token stored afterwards.
+    async fn proactive(endpoint: Endpoint, expires_in: i64) -> (usize, String) {
+        let server = Url::parse("http://127.0.0.1:9/mcp").unwrap();
+        let mut config = OAuthConfig {
+            client_id: Some("client".into()),
+            metadata: Some(ServerMetadata {
+                issuer: "http://127.0.0.1:9".into(),
+                token_endpoint: Some("http://127.0.0.1:9/token".into()),
+                ..ServerMetadata::default()
+            }),
+            ..OAuthConfig::default()
+        };
+        config.refresh_backoff = Duration::from_millis(1);
+        let mut tokens = TokenSet::bearer(SecretString::from("at-1"));
+        tokens.refresh_token = Some(SecretString::from("rt-1"));
+        tokens.expires_at = Some(now_unix().saturating_add_signed(expires_in));
+        let mut record = TokenRecord::new("http://127.0.0.1:9", "client", tokens);
+        record.updated_at = now_unix() - 3600;
+        let store = Arc::new(MemoryStore::default());
+        let key = canonical_resource(&server);
+        store.put_tokens(&key, record).await.unwrap();
+        let endpoint = Arc::new(endpoint);
+        let http: Arc<dyn OAuthHttp> = endpoint.clone();
+        let oauth = OAuth::new(server.clone(), config, http, store.clone());
+        let mut req = AuthRequest::new(http::Method::POST, server, RequestKind::Post);
+        oauth.apply(&mut req).await.unwrap();
+        assert!(
+            req.headers.get(AUTHORIZATION).is_some(),
+            "the current token is still sent"
+        );
+        let stored = store.tokens(&key).await.unwrap();
+        let rt = stored[0].tokens.refresh_token.as_ref().unwrap();
+        (
+            endpoint.hits.load(Ordering::SeqCst),
+            rt.expose_secret().to_owned(),
+        )
+    }
+
+    fn endpoint(status: u16, body: &'static str) -> Endpoint {
+        Endpoint {
+            status,
+            body,
+            hits: AtomicUsize::new(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_only_once_the_token_expired() {
+        for (status, body) in [(500, "oops"), (503, ""), (200, "{\"access_token\": ")] {
+            let (hits, rt) = proactive(endpoint(status, body), 30).await;
+            assert_eq!((hits, rt.as_str()), (1, "rt-1"), "still valid: {status}");
+            let (hits, rt) = proactive(endpoint(status, body), -5).await;
+            assert_eq!((hits, rt.as_str()), (3, "rt-1"), "expired: {status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_never_retried() {
+        let refused = r#"{"error": "invalid_grant"}"#;
+        let (hits, rt) = proactive(endpoint(400, refused), -5).await;
+        assert_eq!((hits, rt.as_str()), (1, "rt-1"));
+    }
+
+    #[tokio::test]
+    async fn a_recovered_endpoint_refreshes() {
+        let ok = r#"{"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600}"#;
+        let (hits, rt) = proactive(endpoint(200, ok), -5).await;
+        assert_eq!((hits, rt.as_str()), (1, "rt-2"));
+    }
+}
