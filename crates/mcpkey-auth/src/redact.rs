@@ -94,6 +94,21 @@ pub fn mask_everywhere(secret: &str) {
     r.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
+/// `text` with every value registered by [`mask_everywhere`] replaced by
+/// `***`: for text shown to people that may hold one (a command line, a
+/// server's stderr).
+///
+/// ```
+/// mcpkey_auth::redact::mask_everywhere("sk-live-0123456789");
+/// assert_eq!(
+///     mcpkey_auth::redact::mask_text("server says: key sk-live-0123456789 rejected"),
+///     "server says: key *** rejected"
+/// );
+/// ```
+pub fn mask_text(text: &str) -> String {
+    mask_registered(text.to_owned())
+}
+
 fn mask_registered(mut s: String) -> String {
     let r = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
     for secret in r.iter() {

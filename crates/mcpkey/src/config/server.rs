@@ -53,10 +53,16 @@ impl fmt::Debug for StdioTarget {
         // Environment values and arguments often carry API keys
         // (`--api-key ${KEY}`): print names and a count only.
         f.debug_struct("StdioTarget")
-            .field("command", &self.command)
+            .field("command", &mcpkey_auth::redact::mask_text(&self.command))
             .field("args", &format_args!("<{} args>", self.args.len()))
             .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
-            .field("cwd", &self.cwd)
+            .field(
+                "cwd",
+                &self
+                    .cwd
+                    .as_ref()
+                    .map(|c| mcpkey_auth::redact::mask_text(&c.to_string_lossy())),
+            )
             .finish()
     }
 }

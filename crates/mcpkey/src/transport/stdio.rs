@@ -66,8 +66,11 @@ impl StdioTransport {
         if let Some(dir) = &target.cwd {
             cmd.current_dir(dir);
         }
+        // The command as shown in errors and logs (a configured secret in it
+        // is masked).
+        let shown = mcpkey_auth::redact::mask_text(&target.command);
         let mut child = cmd.spawn().map_err(|source| TransportError::Spawn {
-            command: target.command.clone(),
+            command: shown.clone(),
             source,
         })?;
         let pgid = child.id().map(|id| Pid::from_raw(id as i32));
@@ -77,11 +80,7 @@ impl StdioTransport {
 
         let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_LINES)));
         if let Some(pipe) = stderr_pipe {
-            tokio::spawn(drain_stderr(
-                pipe,
-                Arc::clone(&stderr),
-                target.command.clone(),
-            ));
+            tokio::spawn(drain_stderr(pipe, Arc::clone(&stderr), shown.clone()));
         }
 
         let (exit_tx, exited) = watch::channel(None);
@@ -101,7 +100,7 @@ impl StdioTransport {
             exited,
             stderr: Arc::clone(&stderr),
             closed: AtomicBool::new(false),
-            command: target.command.clone(),
+            command: shown,
         });
         if let Some(out) = stdout {
             let exited = this.exited.clone();
@@ -223,6 +222,8 @@ async fn drain_stderr(
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim_end();
                 let text: String = text.chars().take(STDERR_LINE_MAX).collect();
+                // A server may print its own credentials: mask the configured ones.
+                let text = mcpkey_auth::redact::mask_text(&text);
                 tracing::debug!(target: "mcpkey::stdio::stderr", server = %command, "{text}");
                 let mut b = buf.lock().unwrap_or_else(|e| e.into_inner());
                 if b.len() == STDERR_LINES {
@@ -298,6 +299,7 @@ async fn read_stdout(
                     Err(_) => {
                         let shown: String =
                             String::from_utf8_lossy(text).chars().take(200).collect();
+                        let shown = mcpkey_auth::redact::mask_text(&shown);
                         tracing::warn!(
                             "ignoring a non-JSON-RPC line on the server's stdout: {shown}"
                         );
