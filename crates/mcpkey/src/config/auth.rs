@@ -46,6 +46,9 @@ const OAUTH_KEYS: &[&str] = &[
     "signing_algorithm",
     "login_timeout",
     "allow_http",
+    "refresh_attempts",
+    "refresh_backoff",
+    "refresh_timeout",
 ];
 
 /// Builds the auth of server `server` from its (already interpolated) value.
@@ -355,6 +358,30 @@ impl Builder<'_> {
                 )
             })?;
             config.metadata = Some(m);
+        }
+        match obj.get("refresh_attempts") {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                config.refresh_attempts =
+                    v.as_u64().filter(|n| (1..=10).contains(n)).ok_or_else(|| {
+                        self.invalid(
+                            &format!("{key}.refresh_attempts"),
+                            "must be a whole number from 1 to 10",
+                        )
+                    })? as u32;
+            }
+        }
+        if let Some(d) = self.seconds(obj, key, "refresh_backoff")? {
+            config.refresh_backoff = d;
+        }
+        if let Some(d) = self.seconds(obj, key, "refresh_timeout")? {
+            if d.is_zero() {
+                return Err(self.invalid(
+                    &format!("{key}.refresh_timeout"),
+                    "must be more than 0 seconds",
+                ));
+            }
+            config.refresh_timeout = d;
         }
         let callback_port = match obj.get("callback_port") {
             None | Some(Value::Null) => None,

@@ -308,8 +308,35 @@ fn credential_variables_are_masked_even_in_a_url_path() {
     let shown = format!("{hook:?}");
     assert!(!shown.contains("hk-9Q2x7Lm4Zp"), "{shown}");
     // Not a credential name: shown as is.
-    assert!(shown.contains("http://127.0.0.1:1/hooks/***/sse"), "{shown}");
+    assert!(
+        shown.contains("http://127.0.0.1:1/hooks/***/sse"),
+        "{shown}"
+    );
     let (lone, _) = cfg.resolve_with("lone", &env).unwrap();
     let shown = format!("{lone:?}");
     assert!(shown.contains("http://127.0.0.1:1/mcp?***"), "{shown}");
+}
+
+#[test]
+fn oauth_refresh_settings_are_read_and_checked() {
+    let cfg = Config::parse(
+        r#"{"mcpServers": {
+            "ok": {"url": "https://h.example/mcp", "auth": {"type": "oauth", "refresh_attempts": 5, "refresh_backoff": 0.5, "refresh_timeout": 3}},
+            "bad": {"url": "https://h.example/mcp", "auth": {"type": "oauth", "refresh_attempts": 0}}
+        }}"#,
+        "t.json",
+    )
+    .unwrap();
+    let (ok, _) = cfg.resolve_with("ok", &env()).unwrap();
+    let AuthSetting::OAuth(o) = &ok.auth else {
+        panic!("not OAuth: {:?}", ok.auth)
+    };
+    assert_eq!(o.config.refresh_attempts, 5);
+    assert_eq!(
+        o.config.refresh_backoff,
+        std::time::Duration::from_millis(500)
+    );
+    assert_eq!(o.config.refresh_timeout, std::time::Duration::from_secs(3));
+    let err = cfg.resolve_with("bad", &env()).unwrap_err().to_string();
+    assert!(err.contains("refresh_attempts"), "{err}");
 }
