@@ -35,6 +35,9 @@ tools/call misbehaves:
   --slow-loris body   complete headers (application/json, Content-Length
                       100000), then the body trickles one byte every 10 ms.
   --slow-loris sse    an event stream that only ever sends keep-alive comments.
+  --forget-sessions   a legacy server that answers initialize with a session
+                      but every tools/call with 404, as a server restarted
+                      (and restarting again) would.
 A slow-loris connection the client closed is logged as
 {"event": "slow_closed", "sent": bytes}.
 """
@@ -144,7 +147,7 @@ def make_handler(args, origin):
         # ------------------------------------------------ the MCP modes
 
         def mcp_mode(self):
-            return bool(args.drop_stream or args.slow_loris)
+            return bool(args.drop_stream or args.slow_loris or args.forget_sessions)
 
         def json_reply(self, status, message, extra=()):
             self.send(status, json.dumps(message).encode(), "application/json", extra)
@@ -172,6 +175,10 @@ def make_handler(args, origin):
                 }
                 self.json_reply(200, {"jsonrpc": "2.0", "id": rpc_id, "result": result}, [("mcp-session-id", SESSION)])
                 return
+            if method == "tools/call" and args.forget_sessions:
+                # Restarted, every session forgotten: even a brand-new one.
+                self.send(404, b"session not found")
+                return
             if method == "tools/call":
                 text = str(((msg.get("params") or {}).get("arguments") or {}).get("message", ""))
                 result = {"content": [{"type": "text", "text": text}], "isError": False}
@@ -194,6 +201,9 @@ def make_handler(args, origin):
             self.json_reply(200, {"jsonrpc": "2.0", "id": rpc_id, "error": error})
 
         def mcp_get(self):
+            if args.forget_sessions:
+                self.send(405)
+                return
             last = self.headers.get("last-event-id")
             call = None
             if last and "-" in last:
@@ -292,6 +302,7 @@ def main():
     p.add_argument("--redirect-other", type=int)
     p.add_argument("--drop-stream", choices=sorted(PLANS))
     p.add_argument("--slow-loris", choices=["headers", "body", "sse"])
+    p.add_argument("--forget-sessions", action="store_true")
     args = p.parse_args()
     servers = [ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, "main"))]
     other = args.cross_origin or args.redirect_other

@@ -393,3 +393,89 @@ async fn sigkill_during_token_writes_never_corrupts_the_store() {
         acked + 1
     );
 }
+
+// ------------------------------------------------ sessions a server forgets
+
+/// A server that forgets every session, even the one it just created: the
+/// 404 is answered by one re-initialize and one retry, then the caller is
+/// told (and nothing loops).
+#[tokio::test]
+async fn a_session_lost_again_after_reinitializing_is_reported_once() {
+    let peer = fault_server(&["--forget-sessions"]);
+    let cfg = ServerConfig::http(peer.url("/mcp"))
+        .no_auth()
+        .protocol(mcpkey::ProtocolPin::Legacy(None));
+    let client = Client::builder().server("f", cfg).build();
+    let s = client.session("f").await.unwrap();
+    let err = s
+        .call_tool("echo", args(json!({"message": "x"})))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("404"), "{msg}");
+    let reqs = peer.requests();
+    let count = |m: &str| {
+        reqs.iter()
+            .filter(|r| r["method"] == "POST")
+            .filter_map(|r| serde_json::from_str::<serde_json::Value>(r["body"].as_str()?).ok())
+            .filter(|b| b["method"] == m)
+            .count()
+    };
+    assert_eq!(count("initialize"), 2, "{reqs:?}");
+    assert_eq!(count("tools/call"), 2, "{reqs:?}");
+    client.close().await;
+}
+
+// ------------------------------------------------ stdio faults next to healthy servers
+
+/// One stdio server hangs in a call, another crashes in one: each caller
+/// gets a clear error within its timeout, and the healthy server next to
+/// them keeps answering.
+#[tokio::test]
+async fn hanging_and_crashing_stdio_servers_leave_the_others_alone() {
+    let dir = tempdir::Dir::new();
+    let log = dir.path().join("record.log");
+    let client = Client::builder()
+        .server(
+            "hangs",
+            stdio_fault("record").env("FAULT_LOG", log.to_string_lossy()),
+        )
+        .server("crashes", stdio_fault("crash"))
+        .server("healthy", py_stdio())
+        .build();
+    let report = client.connect_all().await;
+    assert_eq!(report.connected.len(), 3, "{:?}", report.failed);
+    let hangs = client.session("hangs").await.unwrap();
+    let crashes = client.session("crashes").await.unwrap();
+    let healthy = client.session("healthy").await.unwrap();
+
+    let t = Instant::now();
+    let opts = mcpkey::CallOptions::default().timeout(Duration::from_millis(400));
+    let (hung, crashed, fine) = tokio::join!(
+        hangs.call_tool_with("wait", None, opts),
+        crashes.call_tool("echo", None),
+        healthy.call_tool("echo", args(json!({"message": "still here"}))),
+    );
+    let hung = hung.unwrap_err();
+    assert!(
+        matches!(hung.kind(), mcpkey::ErrorKind::Timeout(_)),
+        "{hung}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3));
+    let crashed = crashed.unwrap_err().to_string();
+    assert!(crashed.contains("exit code 70"), "{crashed}");
+    assert_eq!(text_of(&fine.unwrap()), "still here");
+
+    // The hung server is still usable for other calls; the healthy one too.
+    let r = hangs
+        .call_tool("echo", args(json!({"message": "after"})))
+        .await
+        .unwrap();
+    assert!(text_of(&r).contains("after"), "{}", text_of(&r));
+    let r = healthy
+        .call_tool("echo", args(json!({"message": "again"})))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&r), "again");
+    client.close().await;
+}
