@@ -71,13 +71,25 @@ pub fn metadata(data: &[u8]) {
 pub fn token_response(data: &[u8]) {
     if let Ok(t) = crate::oauth::token::parse_token_set(data) {
         let _ = t.expires_within(60);
-        // Debug never shows the tokens.
+        // Debug never shows the tokens: if the token's text shows, it must
+        // come from another field (it still shows with another token).
         let shown = format!("{t:?}");
+        let mut other = t.clone();
+        other.access_token = crate::secret::SecretString::from("\u{1}".to_owned());
+        other.refresh_token = None;
+        let elsewhere = format!("{other:?}");
         let access = secrecy::ExposeSecret::expose_secret(&t.access_token);
         assert!(
-            access.len() < 4 || !shown.contains(access),
+            !shown.contains(access) || elsewhere.contains(access),
             "Debug of a TokenSet shows the access token"
         );
+        if let Some(r) = &t.refresh_token {
+            let refresh = secrecy::ExposeSecret::expose_secret(r);
+            assert!(
+                !shown.contains(refresh) || elsewhere.contains(refresh),
+                "Debug of a TokenSet shows the refresh token"
+            );
+        }
     }
     let _ = serde_json::from_slice::<crate::oauth::token::ErrorResponse>(data);
 }
