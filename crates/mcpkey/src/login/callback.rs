@@ -14,17 +14,19 @@ impl Callback<'_> {
     /// The full redirect URL if `query` carries exactly one `state` and it
     /// is the login's.
     pub(super) fn accept(&self, query: &str) -> Option<Url> {
-        let mut states = url::form_urlencoded::parse(query.as_bytes())
-            .filter(|(k, _)| k == "state")
-            .map(|(_, v)| v);
-        let state = states.next()?;
-        if states.next().is_some() {
-            return None;
-        }
-        if !bool::from(state.as_bytes().ct_eq(self.state.as_bytes())) {
-            return None;
-        }
-        Url::parse(&format!("{}?{query}", self.redirect_uri)).ok()
+        // Check the state in the URL as the OAuth code will read it (a `#`
+        // in the pasted or requested text would otherwise move parameters
+        // out of the query after the check).
+        let url = Url::parse(&format!("{}?{query}", self.redirect_uri)).ok()?;
+        let ok = {
+            let mut states = url
+                .query_pairs()
+                .filter(|(k, _)| k == "state")
+                .map(|(_, v)| v);
+            let state = states.next()?;
+            states.next().is_none() && bool::from(state.as_bytes().ct_eq(self.state.as_bytes()))
+        };
+        ok.then_some(url)
     }
 }
 
