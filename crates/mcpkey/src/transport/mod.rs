@@ -6,7 +6,7 @@
 //! * [`http::legacy_sse`]: the deprecated HTTP+SSE transport (2024-11-05).
 //!
 //! Every HTTP request of the two HTTP transports goes through
-//! [`http::core::HttpCore`], which runs the server's
+//! `http::core::HttpCore`, which runs the server's
 //! [`Authenticator`](mcpkey_auth::Authenticator).
 //!
 //! A transport correlates our requests with their responses and hands

@@ -1,6 +1,6 @@
-//! [`HttpCore`]: one pooled HTTP client per server, the server's static
+//! `HttpCore`: one pooled HTTP client per server, the server's static
 //! headers, and its [`Authenticator`]. Every HTTP request of every HTTP
-//! transport is sent by [`HttpCore::send`].
+//! transport is sent by `HttpCore::send`.
 
 use std::sync::Arc;
 use std::time::Duration;

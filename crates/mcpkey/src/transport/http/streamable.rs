@@ -6,7 +6,7 @@
 //! and the session re-issues the request with a new id).
 //!
 //! Legacy (2025-03-26 to 2025-11-25), switched on by
-//! [`StreamableHttp::set_legacy`] before `initialize`: the `Mcp-Session-Id`
+//! `StreamableHttp::set_legacy` before `initialize`: the `Mcp-Session-Id`
 //! from the initialize response is sent on every later request; a POST
 //! stream that breaks after an event id is resumed with a GET carrying
 //! `Last-Event-ID`, after the server's `retry` delay, and events the server
