@@ -18,6 +18,8 @@ echo "== tests" >&2
 # Release mode: the conformance client and the tests share one build.
 cargo test --release --workspace --all-targets --locked
 cargo test --release --workspace --doc --locked
+# The library's API docs build without warnings (no broken links).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p mcpkey -p mcpkey-auth
 # The optional OS-keyring token store (its tests use keyring-core's mock).
 cargo clippy --release -p mcpkey-auth --all-targets --features keyring --locked -- -D warnings
 cargo test --release -p mcpkey-auth --lib --features keyring --locked keyring_store
