@@ -5,8 +5,6 @@
 //! servers and a config key to change it. Exceeding one is a clear error
 //! naming the key, never an unbounded allocation.
 
-use std::fmt;
-
 use serde::Deserialize;
 
 /// Bounds on what one server can make the client buffer.
@@ -20,7 +18,7 @@ use serde::Deserialize;
 ///     .limits(Limits::default().max_message_bytes(4 << 20).max_pending_messages(64));
 /// # let _ = cfg;
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
     /// Largest JSON-RPC message: an HTTP response body, one SSE event or
@@ -49,17 +47,6 @@ impl Default for Limits {
             max_pending_messages: 1024,
             max_metadata_bytes: 1024 * 1024,
         }
-    }
-}
-
-impl fmt::Debug for Limits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Limits")
-            .field("max_message_bytes", &self.max_message_bytes)
-            .field("max_header_bytes", &self.max_header_bytes)
-            .field("max_pending_messages", &self.max_pending_messages)
-            .field("max_metadata_bytes", &self.max_metadata_bytes)
-            .finish()
     }
 }
 
