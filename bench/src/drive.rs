@@ -69,12 +69,7 @@ impl Worker for McpkeyWorker {
             .call_tool(crate::raw::TOOL, self.args.clone())
             .await
             .expect("mcpkey call");
-        let text = r
-            .content
-            .first()
-            .and_then(|c| c.as_text())
-            .map(|t| t.text.as_str());
-        assert_eq!(text, Some("hi"));
+        assert_eq!(crate::first_text(&r), Some("hi"));
     }
 }
 

@@ -8,6 +8,14 @@ pub mod raw;
 pub mod schemes;
 pub mod stats;
 
+/// The text of a tool result's first content item, if it is text.
+pub fn first_text(r: &rmcp::model::CallToolResult) -> Option<&str> {
+    r.content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.as_str())
+}
+
 /// Bearer token accepted on [`BEARER_PATH`].
 pub const BEARER_TOKEN: &str = "bench-bearer-9f8e7d6c5b4a";
 /// Access token accepted on [`OAUTH_PATH`] (the client has it cached).

@@ -25,13 +25,7 @@ fn main() {
             )
             .await
             .expect("call");
-        assert_eq!(
-            r.content
-                .first()
-                .and_then(|c| c.as_text())
-                .map(|t| t.text.as_str()),
-            Some("hi")
-        );
+        assert_eq!(mcpkey_bench::first_text(&r), Some("hi"));
         client.close().await;
     });
 }

@@ -159,12 +159,7 @@ async fn burst(client: &Client, names: &[String], n: usize) -> usize {
             let args = json!({"message": msg});
             match s.call_tool("echo", args.as_object().cloned()).await {
                 Ok(r) => {
-                    let text = r
-                        .content
-                        .first()
-                        .and_then(|c| c.as_text())
-                        .map(|t| t.text.clone())
-                        .unwrap_or_default();
+                    let text = mcpkey_bench::first_text(&r).unwrap_or_default();
                     if text == msg {
                         true
                     } else {

@@ -80,13 +80,7 @@ impl Worker for RmcpWorker {
                 .expect("object"),
         );
         let r = self.0.call_tool(p).await.expect("rmcp call");
-        assert_eq!(
-            r.content
-                .first()
-                .and_then(|c| c.as_text())
-                .map(|t| t.text.as_str()),
-            Some("hi")
-        );
+        assert_eq!(mcpkey_bench::first_text(&r), Some("hi"));
     }
 }
 

@@ -459,6 +459,40 @@ async fn auth(a: &Args, rep: &mut Report) {
     );
 }
 
+/// The two rows (floor, mcpkey) of a "floor vs mcpkey at N in flight"
+/// table, from several interleaved runs of each.
+fn floor_and_mcpkey_rows(conc: usize, floors: Vec<Stats>, ours: Vec<Stats>) -> [Vec<String>; 2] {
+    let (fp99, mp99) = (p99_median(&floors), p99_median(&ours));
+    let (f, m) = (mid(floors), mid(ours));
+    [
+        vec![
+            "floor".into(),
+            conc.to_string(),
+            f0(f.per_s()),
+            "1.00".into(),
+            us(f.p50),
+            us(fp99),
+        ],
+        vec![
+            "**mcpkey**".into(),
+            conc.to_string(),
+            f0(m.per_s()),
+            f2(m.per_s() / f.per_s()),
+            us(m.p50),
+            us(mp99),
+        ],
+    ]
+}
+
+const FLOOR_AND_MCPKEY_COLUMNS: [&str; 6] = [
+    "client",
+    "in flight",
+    "calls/s",
+    "× floor",
+    "p50 µs",
+    "p99 µs",
+];
+
 async fn legacy_sse(a: &Args, rep: &mut Report) {
     let mut rows = Vec::new();
     for conc in [1usize, 16] {
@@ -473,36 +507,12 @@ async fn legacy_sse(a: &Args, rep: &mut Report) {
                     .0,
             );
         }
-        let (fp99, mp99) = (p99_median(&floors), p99_median(&ours));
-        let (f, m) = (mid(floors), mid(ours));
-        rows.push(vec![
-            "floor".into(),
-            conc.to_string(),
-            f0(f.per_s()),
-            "1.00".into(),
-            us(f.p50),
-            us(fp99),
-        ]);
-        rows.push(vec![
-            "**mcpkey**".into(),
-            conc.to_string(),
-            f0(m.per_s()),
-            f2(m.per_s() / f.per_s()),
-            us(m.p50),
-            us(mp99),
-        ]);
+        rows.extend(floor_and_mcpkey_rows(conc, floors, ours));
     }
     let sec = rep.section(
         "Legacy HTTP+SSE (2024-11-05): echo calls",
         "Answers arrive on the GET /sse stream; POSTs get 202. Same run method as above.",
-        vec![
-            "client",
-            "in flight",
-            "calls/s",
-            "× floor",
-            "p50 µs",
-            "p99 µs",
-        ],
+        FLOOR_AND_MCPKEY_COLUMNS.to_vec(),
     );
     sec.rows = rows;
 }
@@ -517,36 +527,12 @@ async fn stdio_section(a: &Args, rep: &mut Report, fast: &str) {
             floors.push(stdio::floor(fast, calls, conc).await);
             ours.push(stdio::mcpkey(fast, calls, conc).await);
         }
-        let (fp99, mp99) = (p99_median(&floors), p99_median(&ours));
-        let (f, m) = (mid(floors), mid(ours));
-        rows.push(vec![
-            "floor".into(),
-            conc.to_string(),
-            f0(f.per_s()),
-            "1.00".into(),
-            us(f.p50),
-            us(fp99),
-        ]);
-        rows.push(vec![
-            "**mcpkey**".into(),
-            conc.to_string(),
-            f0(m.per_s()),
-            f2(m.per_s() / f.per_s()),
-            us(m.p50),
-            us(mp99),
-        ]);
+        rows.extend(floor_and_mcpkey_rows(conc, floors, ours));
     }
     let sec = rep.section(
         "stdio: echo calls to `fast-server --stdio`",
         "Newline-delimited JSON-RPC over the child's pipes.",
-        vec![
-            "client",
-            "in flight",
-            "calls/s",
-            "× floor",
-            "p50 µs",
-            "p99 µs",
-        ],
+        FLOOR_AND_MCPKEY_COLUMNS.to_vec(),
     );
     sec.rows = rows;
 
